@@ -1,0 +1,28 @@
+//! Stage 4. In: the resolved [`Model`]. Out: diagnostics for every breach of the
+//! network-tier model. One file per check, each with one entry function; the
+//! reachability graph they share is built once in [`graph`].
+
+mod datastores;
+mod dependencies;
+pub mod graph;
+mod healthchecks;
+mod images;
+mod literal_secrets;
+mod networks;
+mod ports;
+mod routes;
+
+use crate::diagnostic::Diagnostics;
+use crate::model::Model;
+
+pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
+    let graph = graph::NetworkGraph::build(model);
+    networks::check_services_name_networks(model, diagnostics);
+    ports::check_no_published_ports(model, diagnostics);
+    routes::check_routes(model, diagnostics);
+    datastores::check_datastores_internal(model, diagnostics);
+    dependencies::check_dependencies(model, &graph, diagnostics);
+    literal_secrets::check_literal_secrets(model, diagnostics);
+    images::check_pinned_images(model, diagnostics);
+    healthchecks::check_routed_healthchecks(model, diagnostics);
+}

@@ -1,0 +1,55 @@
+//! Routes: a routed service is on `ingress` (E103), its host has a proxy (E109),
+//! and no hostname is routed twice in the project (E108).
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::model::{Model, Tier};
+use crate::source::Span;
+
+pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
+    let mut first_use: BTreeMap<&str, Span> = BTreeMap::new();
+    for (_, stack, service) in model.services() {
+        let host = stack.host.as_ref().and_then(|h| h.target).map(|h| &model.hosts[h.0]);
+        for route in &service.routes {
+            if service.networks.is_some() && !service.on(Tier::Ingress) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E103,
+                        format!("service `{}` has a route but is not on the `ingress` tier", service.name.value),
+                        route.span,
+                        "route here",
+                    )
+                    .with_help("add `ingress` to the service's `networks`: the proxy reaches services only there"),
+                );
+            }
+            if let Some(host) = host.filter(|h| h.proxy.is_none()) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E109,
+                        format!("route `{}` runs on host `{}`, which has no proxy", route.hostname.value, host.name.value),
+                        route.span,
+                        "nothing serves this route",
+                    )
+                    .with_secondary(host.name.span, "host without `proxy`")
+                    .with_help("add `proxy \"traefik\" image=\"traefik:v3.1.6\"` to the host"),
+                );
+            }
+            match first_use.get(route.hostname.value.as_str()) {
+                Some(first) => diagnostics.push(
+                    Diagnostic::new(
+                        Code::E108,
+                        format!("hostname `{}` is routed twice", route.hostname.value),
+                        route.hostname.span,
+                        "routed again here",
+                    )
+                    .with_secondary(*first, "first routed here")
+                    .with_help("each hostname goes to one service; pick another hostname"),
+                ),
+                None => {
+                    first_use.insert(&route.hostname.value, route.hostname.span);
+                }
+            }
+        }
+    }
+}

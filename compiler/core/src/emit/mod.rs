@@ -1,0 +1,29 @@
+//! Stage 5. In: a model without errors. Out: the artifact tree in memory, a map
+//! from relative path to file content. One emitter per target; pure functions.
+
+mod compose_file;
+mod manifest;
+mod proxy;
+mod stack;
+
+use std::collections::BTreeMap;
+
+use crate::model::{HostId, Model};
+
+pub use manifest::MANIFEST_PATH;
+
+/// Relative path → content, ordered so iteration is deterministic.
+pub type Artifacts = BTreeMap<String, String>;
+
+pub fn emit(model: &Model) -> Artifacts {
+    let mut artifacts = Artifacts::new();
+    for stack in &model.stacks {
+        stack::emit_stack(model, stack, &mut artifacts);
+    }
+    for (index, host) in model.hosts.iter().enumerate() {
+        proxy::emit_proxy(model, HostId(index), host, &mut artifacts);
+    }
+    let manifest = manifest::manifest(&artifacts);
+    artifacts.insert(MANIFEST_PATH.to_string(), manifest);
+    artifacts
+}

@@ -1,0 +1,44 @@
+//! The infrac compiler core. `compile` runs the pipeline
+//! parse → lower → resolve → analyse → emit on sources held in memory; it never
+//! touches the file system (files come through a [`SourceLoader`]).
+
+pub mod analyse;
+pub mod diagnostic;
+pub mod emit;
+pub mod lower;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod resolve;
+pub mod schema;
+pub mod source;
+pub mod values;
+
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use emit::Artifacts;
+pub use source::{LoadError, SourceLoader, SourceMap};
+
+/// The result of one compilation: every source read, every diagnostic sorted by
+/// file and position, and the artifacts when there was no error.
+pub struct Compilation {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    pub artifacts: Option<Artifacts>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity() == Severity::Error)
+    }
+}
+
+/// Compiles the project whose entry file is `entry`.
+pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
+    let mut diagnostics = diagnostic::Diagnostics::default();
+    let parsed = parse::parse(entry, loader, &mut diagnostics);
+    let model = lower::lower(&parsed, &mut diagnostics);
+    let model = resolve::resolve(model, &mut diagnostics);
+    analyse::analyse(&model, &mut diagnostics);
+    let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model));
+    Compilation { sources: parsed.sources, diagnostics: diagnostics.into_sorted(), artifacts }
+}

@@ -1,0 +1,221 @@
+//! Stage 2. In: the parsed KDL documents. Out: the typed [`Model`], every value
+//! checked against the schema, plus diagnostics for anything the schema or the
+//! node's own rules reject. References stay names here; `resolve` binds them.
+
+mod check;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::model::*;
+use crate::parse::Parsed;
+use crate::schema::schema;
+use crate::source::Spanned;
+use crate::values::Value;
+use check::{Checked, check_children, spanned_string};
+
+/// Label prefixes owned by infrac's own generated labels.
+const RESERVED_LABEL_PREFIXES: [&str; 2] = ["traefik.", "infrac."];
+
+pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
+    let root = schema();
+    let nodes = parsed
+        .files
+        .iter()
+        .flat_map(|f| f.document.nodes().iter().map(move |n| (f.file, n)));
+    let top = check_children(root, root, nodes, diagnostics);
+
+    let mut model = Model::default();
+    for node in &top {
+        match node.schema.name.as_str() {
+            "project" => model.project = lower_project(node),
+            "secret" => model.secrets.extend(lower_secret(node)),
+            "host" => model.hosts.extend(lower_host(node)),
+            "stack" => model.stacks.extend(lower_stack(node, diagnostics)),
+            _ => {}
+        }
+    }
+    model
+}
+
+fn lower_project(node: &Checked) -> Option<Project> {
+    Some(Project {
+        name: node.string_arg(0)?,
+        domains: node.children_named("domain").filter_map(|d| d.string_arg(0)).collect(),
+    })
+}
+
+fn lower_secret(node: &Checked) -> Option<Secret> {
+    Some(Secret { name: node.string_arg(0)?, env: node.string_prop("env") })
+}
+
+fn lower_host(node: &Checked) -> Option<Host> {
+    Some(Host {
+        name: node.string_arg(0)?,
+        addresses: node
+            .children_named("address")
+            .filter_map(|a| match a.arg(0) {
+                Some(Spanned { value: Value::Ip(ip), span }) => Some(Spanned::new(*ip, *span)),
+                _ => None,
+            })
+            .collect(),
+        proxy: node.child("proxy").map(|p| Proxy { image: image_prop(p), span: p.head }),
+    })
+}
+
+fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
+    Some(Stack {
+        name: node.string_arg(0)?,
+        host: node.string_prop("host").map(Reference::new),
+        services: node
+            .children_named("service")
+            .filter_map(|s| lower_service(s, diagnostics))
+            .collect(),
+    })
+}
+
+fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Service> {
+    let strings = |name: &str| -> Vec<Spanned<String>> {
+        node.children_named(name).flat_map(|c| c.rest(0).filter_map(spanned_string)).collect()
+    };
+    Some(Service {
+        name: node.string_arg(0)?,
+        span: node.head,
+        image: image_prop(node),
+        networks: node.child("networks").map(|n| {
+            n.rest(0)
+                .filter_map(spanned_string)
+                .filter_map(|t| Tier::from_name(&t.value).map(|tier| Spanned::new(tier, t.span)))
+                .collect()
+        }),
+        role: node.child("role").and_then(|r| r.string_arg(0)).map(|r| {
+            let role = if r.value == "datastore" { Role::Datastore } else { Role::App };
+            Spanned::new(role, r.span)
+        }),
+        routes: node
+            .children_named("route")
+            .filter_map(|r| {
+                Some(Route {
+                    hostname: r.string_arg(0)?,
+                    port: match r.prop("port")?.value {
+                        Value::Port(p) => Some(p),
+                        _ => None,
+                    },
+                    span: r.head,
+                })
+            })
+            .collect(),
+        ports: strings("ports"),
+        env: node.children_named("env").filter_map(|e| lower_env(e, diagnostics)).collect(),
+        depends_on: strings("depends-on").into_iter().map(Reference::new).collect(),
+        healthcheck: node.child("healthcheck").and_then(|h| {
+            Some(Healthcheck {
+                command: h.string_prop("command")?.value,
+                interval: h.string_prop("interval").map(|s| s.value),
+                timeout: h.string_prop("timeout").map(|s| s.value),
+                retries: match h.prop("retries").map(|r| &r.value) {
+                    Some(Value::Integer(i)) => Some(*i),
+                    _ => None,
+                },
+                start_period: h.string_prop("start-period").map(|s| s.value),
+            })
+        }),
+        resources: node.child("resources").map(|r| Resources {
+            cpus: match r.prop("cpus").map(|c| &c.value) {
+                Some(Value::Number(n)) => Some(*n),
+                _ => None,
+            },
+            memory: match r.prop("memory").map(|m| &m.value) {
+                Some(Value::Size(bytes)) => Some(*bytes),
+                _ => None,
+            },
+        }),
+        volumes: node
+            .children_named("volume")
+            .filter_map(|v| {
+                Some(VolumeMount {
+                    name: v.string_arg(0)?,
+                    path: v.string_prop("path")?.value,
+                    read_only: v.bool_prop("read-only").unwrap_or(false),
+                })
+            })
+            .collect(),
+        binds: node
+            .children_named("bind")
+            .filter_map(|b| {
+                Some(BindMount {
+                    source: b.string_arg(0)?.value,
+                    path: b.string_prop("path")?.value,
+                    read_only: b.bool_prop("read-only").unwrap_or(false),
+                })
+            })
+            .collect(),
+        command: node
+            .child("command")
+            .map(|c| c.rest(0).filter_map(spanned_string).map(|s| s.value).collect()),
+        user: node.child("user").and_then(|u| u.string_arg(0)).map(|u| u.value),
+        labels: node.children_named("label").filter_map(|l| lower_label(l, diagnostics)).collect(),
+        restart: node.child("restart").and_then(|r| r.string_arg(0)).map(|r| r.value),
+        capabilities: strings("capabilities").into_iter().map(|c| c.value).collect(),
+        hardening: node
+            .child("hardening")
+            .and_then(|h| match h.arg(0).map(|a| &a.value) {
+                Some(Value::Bool(b)) => Some(*b),
+                _ => None,
+            })
+            .unwrap_or(true),
+    })
+}
+
+fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
+    let name = node.string_arg(0)?;
+    let literal = node.string_arg(1);
+    let secret = node.string_prop("secret");
+    match (literal, secret) {
+        (Some(literal), None) => Some(EnvVar {
+            name,
+            value_span: literal.span,
+            value: EnvValue::Literal(literal.value),
+        }),
+        (None, Some(secret)) => Some(EnvVar {
+            name,
+            value_span: secret.span,
+            value: EnvValue::Secret(Reference::new(secret)),
+        }),
+        (Some(literal), Some(secret)) => {
+            diagnostics.push(
+                Diagnostic::new(Code::E013, format!("`{}` has both a value and a secret", name.value), secret.span, "secret here")
+                    .with_secondary(literal.span, "literal value here")
+                    .with_help("keep one: a literal value or `secret=\"name\"`"),
+            );
+            None
+        }
+        // A missing value that failed its own type check was reported already.
+        (None, None) if node.args.len() > 1 => None,
+        (None, None) => {
+            diagnostics.push(
+                Diagnostic::new(Code::E005, format!("`{}` has no value", name.value), node.head, "value missing")
+                    .with_help(format!("write `env \"{}\" \"value\"` or `env \"{}\" secret=\"name\"`", name.value, name.value)),
+            );
+            None
+        }
+    }
+}
+
+fn lower_label(node: &Checked, diagnostics: &mut Diagnostics) -> Option<(Spanned<String>, String)> {
+    let key = node.string_arg(0)?;
+    let value = node.string_arg(1)?.value;
+    if let Some(prefix) = RESERVED_LABEL_PREFIXES.iter().find(|p| key.value.starts_with(*p)) {
+        diagnostics.push(
+            Diagnostic::new(Code::E011, format!("labels under `{prefix}` are generated by infrac"), key.span, "reserved key")
+                .with_help("describe routes with `route` and leave `traefik.*` and `infrac.*` labels to the compiler"),
+        );
+        return None;
+    }
+    Some((key, value))
+}
+
+fn image_prop(node: &Checked) -> Option<Spanned<crate::values::ImageRef>> {
+    match node.prop("image")? {
+        Spanned { value: Value::Image(image), span } => Some(Spanned::new(image.clone(), *span)),
+        _ => None,
+    }
+}

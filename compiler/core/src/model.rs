@@ -1,0 +1,213 @@
+//! The typed model that lowering builds and later stages read. Every value keeps
+//! its span. A reference holds a name until `resolve` fills in its target.
+//! Values that failed their type check are `None`: the error was already reported.
+
+use std::net::IpAddr;
+
+use crate::source::{Span, Spanned};
+use crate::values::ImageRef;
+
+/// A name that refers to a declaration of another node; `target` is set by `resolve`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reference<Id> {
+    pub name: Spanned<String>,
+    pub target: Option<Id>,
+}
+
+impl<Id> Reference<Id> {
+    pub fn new(name: Spanned<String>) -> Self {
+        Reference { name, target: None }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SecretId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StackId(pub usize);
+/// A service is addressed by its stack and its index in that stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId {
+    pub stack: StackId,
+    pub index: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    pub project: Option<Project>,
+    pub secrets: Vec<Secret>,
+    pub hosts: Vec<Host>,
+    pub stacks: Vec<Stack>,
+}
+
+impl Model {
+    pub fn service(&self, id: ServiceId) -> &Service {
+        &self.stacks[id.stack.0].services[id.index]
+    }
+
+    pub fn services(&self) -> impl Iterator<Item = (ServiceId, &Stack, &Service)> {
+        self.stacks.iter().enumerate().flat_map(|(s, stack)| {
+            stack.services.iter().enumerate().map(move |(index, service)| {
+                (ServiceId { stack: StackId(s), index }, stack, service)
+            })
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Project {
+    pub name: Spanned<String>,
+    pub domains: Vec<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Secret {
+    pub name: Spanned<String>,
+    pub env: Option<Spanned<String>>,
+}
+
+impl Secret {
+    /// The environment variable that carries the secret's value.
+    pub fn variable(&self) -> String {
+        match &self.env {
+            Some(env) => env.value.clone(),
+            None => self.name.value.to_ascii_uppercase().replace('-', "_"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub name: Spanned<String>,
+    pub addresses: Vec<Spanned<IpAddr>>,
+    pub proxy: Option<Proxy>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    pub image: Option<Spanned<ImageRef>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stack {
+    pub name: Spanned<String>,
+    pub host: Option<Reference<HostId>>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    Ingress,
+    Internal,
+    Egress,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Ingress, Tier::Internal, Tier::Egress];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Ingress => "ingress",
+            Tier::Internal => "internal",
+            Tier::Egress => "egress",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    App,
+    Datastore,
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: Spanned<String>,
+    /// The whole `service` node, for diagnostics about the service as such.
+    pub span: Span,
+    pub image: Option<Spanned<ImageRef>>,
+    /// `None` when the service has no `networks` node.
+    pub networks: Option<Vec<Spanned<Tier>>>,
+    pub role: Option<Spanned<Role>>,
+    pub routes: Vec<Route>,
+    pub ports: Vec<Spanned<String>>,
+    pub env: Vec<EnvVar>,
+    pub depends_on: Vec<Reference<ServiceId>>,
+    pub healthcheck: Option<Healthcheck>,
+    pub resources: Option<Resources>,
+    pub volumes: Vec<VolumeMount>,
+    pub binds: Vec<BindMount>,
+    pub command: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub labels: Vec<(Spanned<String>, String)>,
+    pub restart: Option<String>,
+    pub capabilities: Vec<String>,
+    pub hardening: bool,
+}
+
+impl Service {
+    pub fn tiers(&self) -> impl Iterator<Item = Tier> + '_ {
+        self.networks.iter().flatten().map(|t| t.value)
+    }
+
+    pub fn on(&self, tier: Tier) -> bool {
+        self.tiers().any(|t| t == tier)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub hostname: Spanned<String>,
+    pub port: Option<u16>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum EnvValue {
+    Literal(String),
+    Secret(Reference<SecretId>),
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvVar {
+    pub name: Spanned<String>,
+    pub value: EnvValue,
+    /// The value's span (the literal or the `secret=` entry).
+    pub value_span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Healthcheck {
+    pub command: String,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u64>,
+    pub start_period: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Resources {
+    pub cpus: Option<f64>,
+    /// Bytes.
+    pub memory: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct VolumeMount {
+    pub name: Spanned<String>,
+    pub path: String,
+    pub read_only: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct BindMount {
+    pub source: String,
+    pub path: String,
+    pub read_only: bool,
+}

@@ -1,0 +1,116 @@
+//! Stage 1. In: the entry file's path and a [`SourceLoader`]. Out: every source
+//! file (the entry and what it includes) as a KDL document, plus a diagnostic for
+//! every syntax error and every file that cannot be read.
+
+use kdl::{KdlDocument, KdlValue};
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::source::{FileId, LoadError, SourceLoader, SourceMap, Span, join_relative};
+
+pub struct ParsedFile {
+    pub file: FileId,
+    pub document: KdlDocument,
+}
+
+pub struct Parsed {
+    pub sources: SourceMap,
+    pub files: Vec<ParsedFile>,
+}
+
+pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnostics) -> Parsed {
+    let mut parsed = Parsed { sources: SourceMap::default(), files: Vec::new() };
+    let mut pending: Vec<(String, Option<Span>)> = vec![(entry.to_string(), None)];
+    while let Some((path, included_at)) = pending.pop() {
+        if parsed.sources.find(&path).is_some() {
+            continue;
+        }
+        let text = match loader.load(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                let span = included_at.unwrap_or_else(|| {
+                    let file = parsed.sources.add(path.clone(), String::new());
+                    Span::new(file, 0, 0)
+                });
+                diagnostics.push(unreadable(&path, &error, span));
+                continue;
+            }
+        };
+        let file = parsed.sources.add(path.clone(), text);
+        let text = &parsed.sources.file(file).text;
+        match KdlDocument::parse(text) {
+            Ok(document) => {
+                let mut includes = includes_of(&document, file, &path);
+                // Reverse so that includes are read in source order from the stack.
+                includes.reverse();
+                pending.extend(includes);
+                parsed.files.push(ParsedFile { file, document });
+            }
+            Err(error) => {
+                for d in error.diagnostics {
+                    diagnostics.push(syntax_error(file, text, &d));
+                }
+            }
+        }
+    }
+    parsed
+}
+
+fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String, Option<Span>)> {
+    document
+        .nodes()
+        .iter()
+        .filter(|n| n.name().value() == "include")
+        .filter_map(|n| n.entries().first().filter(|e| e.name().is_none()))
+        .filter_map(|e| match e.value() {
+            KdlValue::String(target) => {
+                let span = Span::new(file, e.span().offset(), e.span().len());
+                Some((join_relative(path, target), Some(span)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
+    let (message, help) = match error {
+        LoadError::NotFound => (format!("`{path}` does not exist"), "check the path; include paths are relative to the including file"),
+        LoadError::NotText => (format!("`{path}` is not UTF-8 text"), "infrac sources are KDL 2 text files"),
+        LoadError::Other(why) => (format!("`{path}` cannot be read: {why}"), "check the file's permissions"),
+    };
+    Diagnostic::new(Code::E002, message, span, "cannot read this file").with_help(help)
+}
+
+fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnostic {
+    let mut start = error.span.offset().min(text.len());
+    let mut len = error.span.len().min(text.len() - start);
+    // kdl 6.7.1 reports some errors ("expected property value") from offset 0:
+    // point at where the error ends instead of at the whole file before it.
+    if start == 0 && len > 1 {
+        start += len - 1;
+        len = 1;
+    }
+    let message = error.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
+    let mut help = error.help.clone().unwrap_or_default();
+    if let Some(kdl1) = kdl1_hint(&text[start..]) {
+        help = kdl1.to_string();
+    }
+    let diagnostic = Diagnostic::new(
+        Code::E001,
+        message,
+        Span::new(file, start, len),
+        error.label.clone().unwrap_or_else(|| "here".to_string()),
+    );
+    if help.is_empty() {
+        diagnostic.with_help("infrac sources are KDL 2.0: strings such as image references need quotes, booleans are `#true` / `#false`")
+    } else {
+        diagnostic.with_help(help)
+    }
+}
+
+fn kdl1_hint(at: &str) -> Option<&'static str> {
+    let word: String = at.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    match word.as_str() {
+        "true" | "false" | "null" => Some("KDL 2.0 writes keywords with `#`: `#true`, `#false`, `#null`"),
+        _ => None,
+    }
+}

@@ -1,0 +1,98 @@
+//! Stage 3. In: the lowered [`Model`] with names. Out: the same model with every
+//! reference bound to its target's id, plus diagnostics for duplicate names and
+//! references that do not resolve (with "did you mean" help).
+
+use std::collections::BTreeMap;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::model::*;
+use crate::source::{Span, Spanned};
+
+pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
+    let secrets = index_names("secret", model.secrets.iter().map(|s| &s.name), diagnostics);
+    let hosts = index_names("host", model.hosts.iter().map(|h| &h.name), diagnostics);
+    index_names("stack", model.stacks.iter().map(|s| &s.name), diagnostics);
+    let services: Vec<BTreeMap<String, usize>> = model
+        .stacks
+        .iter()
+        .map(|stack| index_names("service", stack.services.iter().map(|s| &s.name), diagnostics))
+        .collect();
+
+    for (stack_index, stack) in model.stacks.iter_mut().enumerate() {
+        if let Some(host) = &mut stack.host {
+            host.target = lookup("host", &host.name, &hosts, diagnostics).map(HostId);
+        }
+        for service in &mut stack.services {
+            for env in &mut service.env {
+                if let EnvValue::Secret(secret) = &mut env.value {
+                    secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+                }
+            }
+            for dependency in &mut service.depends_on {
+                dependency.target = resolve_service(stack_index, &dependency.name, &services, diagnostics);
+            }
+        }
+    }
+    model
+}
+
+/// A dependency resolves in its own stack first. A name found only in another
+/// stack still resolves, so that `analyse` can report the cross-stack edge.
+fn resolve_service(
+    stack: usize,
+    name: &Spanned<String>,
+    services: &[BTreeMap<String, usize>],
+    diagnostics: &mut Diagnostics,
+) -> Option<ServiceId> {
+    let in_stack = |s: usize| services[s].get(&name.value).map(|&index| ServiceId { stack: StackId(s), index });
+    if let Some(id) = in_stack(stack) {
+        return Some(id);
+    }
+    if let Some(id) = (0..services.len()).find_map(in_stack) {
+        return Some(id);
+    }
+    lookup("service", name, &services[stack], diagnostics).map(|index| ServiceId { stack: StackId(stack), index })
+}
+
+fn lookup(kind: &str, name: &Spanned<String>, table: &BTreeMap<String, usize>, diagnostics: &mut Diagnostics) -> Option<usize> {
+    if let Some(&index) = table.get(&name.value) {
+        return Some(index);
+    }
+    let help = did_you_mean(&name.value, table.keys().map(String::as_str)).unwrap_or_else(|| {
+        if table.is_empty() {
+            format!("no {kind} is declared; declare it with `{kind} \"{}\"`", name.value)
+        } else {
+            let known: Vec<&str> = table.keys().map(String::as_str).collect();
+            format!("known {kind}s: {}", known.join(", "))
+        }
+    });
+    diagnostics.push(
+        Diagnostic::new(Code::E010, format!("unknown {kind} `{}`", name.value), name.span, format!("no such {kind}"))
+            .with_help(help),
+    );
+    None
+}
+
+/// Maps names to their index, reporting every name declared twice.
+fn index_names<'a>(
+    kind: &str,
+    names: impl Iterator<Item = &'a Spanned<String>>,
+    diagnostics: &mut Diagnostics,
+) -> BTreeMap<String, usize> {
+    let mut table: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_spans: BTreeMap<String, Span> = BTreeMap::new();
+    for (index, name) in names.enumerate() {
+        match first_spans.get(&name.value) {
+            Some(first) => diagnostics.push(
+                Diagnostic::new(Code::E009, format!("{kind} `{}` is declared twice", name.value), name.span, "declared again here")
+                    .with_secondary(*first, "first declared here")
+                    .with_help(format!("{kind} names must be unique; rename one of them")),
+            ),
+            None => {
+                first_spans.insert(name.value.clone(), name.span);
+                table.insert(name.value.clone(), index);
+            }
+        }
+    }
+    table
+}

@@ -1,0 +1,254 @@
+//! The language schema, read from `schema/infrac.kdl` (embedded at build time).
+//! In: the schema's KDL text. Out: a tree of [`NodeSchema`] that lowering checks
+//! sources against and that the reference docs are generated from.
+
+use std::sync::OnceLock;
+
+use kdl::{KdlDocument, KdlNode, KdlValue};
+
+pub const SCHEMA_SOURCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/infrac.kdl"));
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueType {
+    String,
+    Name,
+    Hostname,
+    Port,
+    Duration,
+    Size,
+    Image,
+    Ip,
+    Number,
+    Integer,
+    Bool,
+    EnvName,
+    Path,
+    Capability,
+    Enum(Vec<String>),
+}
+
+impl ValueType {
+    /// How the type reads in messages and docs.
+    pub fn describe(&self) -> String {
+        match self {
+            ValueType::String => "a string".into(),
+            ValueType::Name => "a name (a DNS label: a-z, 0-9 and `-`, at most 63 characters)".into(),
+            ValueType::Hostname => "a hostname (RFC 1123, lower case)".into(),
+            ValueType::Port => "a port number (1–65535)".into(),
+            ValueType::Duration => "a duration such as `30s`, `5m` or `1h30m`".into(),
+            ValueType::Size => "a size such as `512MiB` or `2GiB`".into(),
+            ValueType::Image => "an image reference such as `\"ghcr.io/acme/app:1.2.3\"`".into(),
+            ValueType::Ip => "an IPv4 or IPv6 address".into(),
+            ValueType::Number => "a positive number".into(),
+            ValueType::Integer => "a non-negative integer".into(),
+            ValueType::Bool => "`#true` or `#false`".into(),
+            ValueType::EnvName => "an environment variable name (letters, digits, `_`)".into(),
+            ValueType::Path => "an absolute path".into(),
+            ValueType::Capability => "a Linux capability name such as `NET_BIND_SERVICE`".into(),
+            ValueType::Enum(values) => {
+                let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+        }
+    }
+
+    fn parse(name: &str, values: Vec<String>) -> Result<ValueType, String> {
+        Ok(match name {
+            "string" => ValueType::String,
+            "name" => ValueType::Name,
+            "hostname" => ValueType::Hostname,
+            "port" => ValueType::Port,
+            "duration" => ValueType::Duration,
+            "size" => ValueType::Size,
+            "image" => ValueType::Image,
+            "ip" => ValueType::Ip,
+            "number" => ValueType::Number,
+            "integer" => ValueType::Integer,
+            "bool" => ValueType::Bool,
+            "env-name" => ValueType::EnvName,
+            "path" => ValueType::Path,
+            "capability" => ValueType::Capability,
+            "enum" if !values.is_empty() => ValueType::Enum(values),
+            "enum" => return Err("an enum needs `values`".into()),
+            other => return Err(format!("unknown type `{other}`")),
+        })
+    }
+}
+
+/// A positional argument, or (when `variadic`) all remaining ones.
+#[derive(Clone, Debug)]
+pub struct ArgumentSchema {
+    pub name: String,
+    pub ty: ValueType,
+    pub required: bool,
+    pub variadic_min: Option<usize>,
+    pub doc: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct PropertySchema {
+    pub name: String,
+    pub ty: ValueType,
+    pub required: bool,
+    pub doc: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeSchema {
+    pub name: String,
+    pub doc: String,
+    pub repeat: bool,
+    pub required: bool,
+    pub arguments: Vec<ArgumentSchema>,
+    pub properties: Vec<PropertySchema>,
+    pub children: Vec<NodeSchema>,
+}
+
+impl NodeSchema {
+    pub fn child(&self, name: &str) -> Option<&NodeSchema> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    pub fn property(&self, name: &str) -> Option<&PropertySchema> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// The schema's root: its children are the top-level nodes of a source file.
+pub fn schema() -> &'static NodeSchema {
+    static SCHEMA: OnceLock<NodeSchema> = OnceLock::new();
+    SCHEMA.get_or_init(|| match parse_schema(SCHEMA_SOURCE) {
+        Ok(schema) => schema,
+        // The schema is embedded and covered by tests; a broken one cannot ship.
+        Err(message) => panic!("schema/infrac.kdl is invalid: {message}"),
+    })
+}
+
+pub fn parse_schema(text: &str) -> Result<NodeSchema, String> {
+    let document = KdlDocument::parse(text).map_err(|e| format!("{e:?}"))?;
+    Ok(NodeSchema {
+        name: String::new(),
+        doc: String::new(),
+        repeat: false,
+        required: false,
+        arguments: Vec::new(),
+        properties: Vec::new(),
+        children: nodes_of(&document)?,
+    })
+}
+
+fn nodes_of(document: &KdlDocument) -> Result<Vec<NodeSchema>, String> {
+    document
+        .nodes()
+        .iter()
+        .filter(|n| n.name().value() == "node")
+        .map(node_schema)
+        .collect()
+}
+
+fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
+    let name = first_string(node)?;
+    let body = node.children();
+    let mut schema = NodeSchema {
+        doc: body.map(doc_of).unwrap_or_default(),
+        repeat: flag(node, "repeat"),
+        required: flag(node, "required"),
+        arguments: Vec::new(),
+        properties: Vec::new(),
+        children: body.map(nodes_of).transpose()?.unwrap_or_default(),
+        name,
+    };
+    for entry in body.map(|b| b.nodes()).unwrap_or_default() {
+        let context = |e: String| format!("{}: {e}", schema.name);
+        match entry.name().value() {
+            "argument" | "arguments" => {
+                let variadic = entry.name().value() == "arguments";
+                schema.arguments.push(ArgumentSchema {
+                    name: first_string(entry).map_err(context)?,
+                    ty: type_of(entry).map_err(context)?,
+                    required: flag(entry, "required") || variadic,
+                    variadic_min: variadic.then(|| integer(entry, "min").unwrap_or(0)),
+                    doc: string(entry, "doc").unwrap_or_default(),
+                });
+            }
+            "property" => schema.properties.push(PropertySchema {
+                name: first_string(entry).map_err(context)?,
+                ty: type_of(entry).map_err(context)?,
+                required: flag(entry, "required"),
+                doc: string(entry, "doc").unwrap_or_default(),
+            }),
+            "node" | "doc" => {}
+            other => return Err(context(format!("unknown schema entry `{other}`"))),
+        }
+    }
+    Ok(schema)
+}
+
+fn type_of(node: &KdlNode) -> Result<ValueType, String> {
+    let values = node
+        .children()
+        .and_then(|c| c.get("values"))
+        .map(|v| {
+            v.entries()
+                .iter()
+                .filter_map(|e| e.value().as_string().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = string(node, "type").ok_or("missing `type`")?;
+    ValueType::parse(&name, values)
+}
+
+fn doc_of(body: &KdlDocument) -> String {
+    body.get("doc")
+        .and_then(|d| d.entries().first())
+        .and_then(|e| e.value().as_string())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn first_string(node: &KdlNode) -> Result<String, String> {
+    node.entries()
+        .iter()
+        .find(|e| e.name().is_none())
+        .and_then(|e| e.value().as_string())
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{}` needs a name", node.name().value()))
+}
+
+fn string(node: &KdlNode, key: &str) -> Option<String> {
+    node.get(key).and_then(KdlValue::as_string).map(str::to_string)
+}
+
+fn flag(node: &KdlNode, key: &str) -> bool {
+    node.get(key).and_then(KdlValue::as_bool).unwrap_or(false)
+}
+
+fn integer(node: &KdlNode, key: &str) -> Option<usize> {
+    node.get(key).and_then(KdlValue::as_integer).and_then(|i| usize::try_from(i).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_parses_and_documents_everything() {
+        fn walk(node: &NodeSchema, path: &str) {
+            for child in &node.children {
+                let here = format!("{path}/{}", child.name);
+                assert!(!child.doc.is_empty(), "{here} has no doc");
+                for a in &child.arguments {
+                    assert!(!a.doc.is_empty(), "{here} argument {} has no doc", a.name);
+                }
+                for p in &child.properties {
+                    assert!(!p.doc.is_empty(), "{here} property {} has no doc", p.name);
+                }
+                walk(child, &here);
+            }
+        }
+        let root = parse_schema(SCHEMA_SOURCE).unwrap();
+        assert!(root.child("stack").and_then(|s| s.child("service")).is_some());
+        walk(&root, "");
+    }
+}

@@ -1,0 +1,383 @@
+//! Typed values of the language: how a KDL value becomes a port, a duration, an
+//! image reference… Each parser returns the typed value or a message saying what
+//! is wrong, for the caller to turn into a diagnostic.
+
+use std::net::IpAddr;
+
+use kdl::KdlValue;
+
+use crate::schema::ValueType;
+
+/// A checked value. Which variant is decided by the schema type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    String(String),
+    Integer(u64),
+    Number(f64),
+    Bool(bool),
+    Port(u16),
+    /// In bytes.
+    Size(u64),
+    Image(ImageRef),
+    Ip(IpAddr),
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A failed check: the message, and help where there is something to suggest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid { message: message.into(), help: None }
+}
+
+impl Invalid {
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Checks a KDL value against a schema type.
+pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
+    match (ty, value) {
+        (ValueType::Bool, KdlValue::Bool(b)) => Ok(Value::Bool(*b)),
+        (ValueType::Bool, KdlValue::String(s)) if matches!(s.as_str(), "true" | "false") => {
+            Err(invalid("expected a boolean, found a string").help(format!("KDL 2 writes booleans as `#{s}`")))
+        }
+        (ValueType::Port, KdlValue::Integer(i)) => u16::try_from(*i)
+            .ok()
+            .filter(|p| *p != 0)
+            .map(Value::Port)
+            .ok_or_else(|| invalid(format!("port {i} is out of range")).help("ports are 1–65535")),
+        (ValueType::Integer, KdlValue::Integer(i)) => u64::try_from(*i)
+            .map(Value::Integer)
+            .map_err(|_| invalid(format!("{i} is negative"))),
+        (ValueType::Number, KdlValue::Integer(i)) if *i > 0 => Ok(Value::Number(*i as f64)),
+        (ValueType::Number, KdlValue::Float(f)) if *f > 0.0 && f.is_finite() => Ok(Value::Number(*f)),
+        (ValueType::Number, KdlValue::Integer(_) | KdlValue::Float(_)) => Err(invalid("expected a positive number")),
+        (ty, KdlValue::String(s)) => check_string(ty, s),
+        (ty, other) => Err(invalid(format!("expected {}, found {}", ty.describe(), kind_of(other)))),
+    }
+}
+
+fn kind_of(value: &KdlValue) -> &'static str {
+    match value {
+        KdlValue::String(_) => "a string",
+        KdlValue::Integer(_) => "an integer",
+        KdlValue::Float(_) => "a number",
+        KdlValue::Bool(_) => "a boolean",
+        KdlValue::Null => "#null",
+    }
+}
+
+fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
+    let string = || Value::String(s.to_string());
+    match ty {
+        ValueType::String => Ok(string()),
+        ValueType::Name => check_name(s).map(|()| string()),
+        ValueType::Hostname => check_hostname(s).map(|()| string()),
+        ValueType::Duration => check_duration(s).map(|()| string()),
+        ValueType::Size => parse_size(s).map(Value::Size),
+        ValueType::Image => parse_image(s).map(Value::Image),
+        ValueType::Ip => s
+            .parse()
+            .map(Value::Ip)
+            .map_err(|_| invalid(format!("`{s}` is not an IP address"))),
+        ValueType::EnvName => check_env_name(s).map(|()| string()),
+        ValueType::Path => check_path(s).map(|()| string()),
+        ValueType::Capability => check_capability(s).map(|()| string()),
+        ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
+        ValueType::Enum(values) => {
+            let help = crate::diagnostic::did_you_mean(s, values.iter().map(String::as_str))
+                .unwrap_or_else(|| format!("expected {}", ty.describe()));
+            Err(invalid(format!("`{s}` is not {}", ty.describe())).help(help))
+        }
+        ValueType::Port if s.parse::<u16>().is_ok() => {
+            Err(invalid("expected a port number, found a string").help(format!("write the port without quotes: `{s}`")))
+        }
+        ValueType::Bool | ValueType::Port | ValueType::Integer | ValueType::Number => {
+            Err(invalid(format!("expected {}, found a string", ty.describe())))
+        }
+    }
+}
+
+/// A DNS label (RFC 1123): safe as a file name, a Compose key and a Kubernetes name.
+pub fn check_name(s: &str) -> Result<(), Invalid> {
+    let problem = if s.is_empty() {
+        Some("it is empty")
+    } else if s.len() > 63 {
+        Some("it is longer than 63 characters")
+    } else if s.chars().any(|c| c.is_ascii_uppercase()) {
+        Some("it contains upper-case letters")
+    } else if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        Some("only a-z, 0-9 and `-` are allowed")
+    } else if s.starts_with('-') || s.ends_with('-') {
+        Some("it starts or ends with `-`")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => {
+            let suggestion = suggest_label(s);
+            let err = invalid(format!("`{s}` is not a DNS label: {problem}"));
+            Err(match suggestion {
+                Some(label) => err.help(format!("names are DNS labels; try `{label}`")),
+                None => err.help("names are DNS labels: a-z, 0-9 and `-`, at most 63 characters"),
+            })
+        }
+    }
+}
+
+fn suggest_label(s: &str) -> Option<String> {
+    let mut label: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    while label.contains("--") {
+        label = label.replace("--", "-");
+    }
+    let label = label.trim_matches('-');
+    (!label.is_empty() && label.len() <= 63 && label != s).then(|| label.to_string())
+}
+
+pub fn check_hostname(s: &str) -> Result<(), Invalid> {
+    if s.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(invalid(format!("hostname `{s}` contains upper-case letters"))
+            .help(format!("write it in lower case: `{}`", s.to_ascii_lowercase())));
+    }
+    let labels_ok = s.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if s.is_empty() || s.len() > 253 || !labels_ok {
+        return Err(invalid(format!("`{s}` is not a valid hostname"))
+            .help("a hostname is dot-separated labels of a-z, 0-9 and `-` (RFC 1123), e.g. `blog.acme.example`"));
+    }
+    Ok(())
+}
+
+/// Go-style durations as Compose accepts them: `30s`, `1m30s`, `500ms`, `2h`.
+pub fn check_duration(s: &str) -> Result<(), Invalid> {
+    let mut rest = s;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let after = &rest[digits..];
+        let unit = ["ms", "h", "m", "s"].into_iter().find(|u| after.starts_with(u));
+        match (digits, unit) {
+            (1.., Some(unit)) => {
+                rest = &after[unit.len()..];
+                parts += 1;
+            }
+            _ => {
+                return Err(invalid(format!("`{s}` is not a duration"))
+                    .help("write a number and a unit (ms, s, m, h), e.g. `30s` or `1m30s`"));
+            }
+        }
+    }
+    if parts == 0 {
+        return Err(invalid("the duration is empty").help("e.g. `30s`"));
+    }
+    Ok(())
+}
+
+/// Sizes in bytes from `512MiB`, `2GiB`, `100MB`, `1024`.
+pub fn parse_size(s: &str) -> Result<u64, Invalid> {
+    let digits = s.chars().take_while(char::is_ascii_digit).count();
+    let multiplier: Option<u64> = match &s[digits..] {
+        "" | "B" => Some(1),
+        "KiB" => Some(1 << 10),
+        "MiB" => Some(1 << 20),
+        "GiB" => Some(1 << 30),
+        "TiB" => Some(1 << 40),
+        "kB" | "KB" => Some(1_000),
+        "MB" => Some(1_000_000),
+        "GB" => Some(1_000_000_000),
+        "TB" => Some(1_000_000_000_000),
+        _ => None,
+    };
+    let bytes = s[..digits]
+        .parse::<u64>()
+        .ok()
+        .zip(multiplier)
+        .and_then(|(n, m)| n.checked_mul(m))
+        .filter(|b| *b > 0);
+    bytes.ok_or_else(|| {
+        invalid(format!("`{s}` is not a size"))
+            .help("write a whole number and a unit: B, KiB, MiB, GiB, TiB (or kB, MB, GB, TB), e.g. `512MiB`")
+    })
+}
+
+pub fn check_env_name(s: &str) -> Result<(), Invalid> {
+    let mut chars = s.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not an environment variable name"))
+            .help("use letters, digits and `_`, not starting with a digit"))
+    }
+}
+
+pub fn check_path(s: &str) -> Result<(), Invalid> {
+    if !s.starts_with('/') {
+        return Err(invalid(format!("`{s}` is not an absolute path")).help("paths start with `/`"));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(invalid("the path contains a control character"));
+    }
+    if s.split('/').any(|part| part == "..") {
+        return Err(invalid(format!("`{s}` contains `..`")).help("write the path without `..` segments"));
+    }
+    Ok(())
+}
+
+pub fn check_capability(s: &str) -> Result<(), Invalid> {
+    let name = s.strip_prefix("CAP_").unwrap_or(s);
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a capability name")).help("e.g. `NET_BIND_SERVICE` or `CHOWN`"))
+    }
+}
+
+/// An OCI image reference: `[registry/]path[:tag][@digest]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub reference: String,
+    /// The path without registry, e.g. `acme/blog` or `postgres`.
+    pub path: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// The last path component: `postgres` for `docker.io/library/postgres:16`.
+    pub fn base_name(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+}
+
+pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
+    let bad = |why: &str| {
+        invalid(format!("`{s}` is not an image reference: {why}"))
+            .help("an image reference looks like `\"ghcr.io/acme/app:1.2.3\"` or `\"postgres:16.4\"`")
+    };
+    let (name_tag, digest) = match s.split_once('@') {
+        Some((name, digest)) => {
+            let valid = digest
+                .split_once(':')
+                .is_some_and(|(algo, hex)| !algo.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()));
+            if !valid {
+                return Err(bad("the digest is not `algorithm:hex`"));
+            }
+            (name, Some(digest.to_string()))
+        }
+        None => (s, None),
+    };
+    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        None => (name_tag, None),
+    };
+    if let Some(tag) = tag {
+        let tag_ok = !tag.is_empty()
+            && tag.len() <= 128
+            && !tag.starts_with(['.', '-'])
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !tag_ok {
+            return Err(bad("the tag is not valid"));
+        }
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    let has_registry = components.len() > 1
+        && (components[0].contains(['.', ':']) || components[0] == "localhost");
+    if has_registry {
+        let registry = components.remove(0);
+        if !registry
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | ':'))
+        {
+            return Err(bad("the registry is not a lower-case host name"));
+        }
+    }
+    let component_ok = |c: &&str| {
+        !c.is_empty()
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-'))
+    };
+    if components.is_empty() || !components.iter().all(component_ok) {
+        return Err(bad("repository names are lower-case letters, digits and `.`, `_`, `-`"));
+    }
+    Ok(ImageRef {
+        reference: s.to_string(),
+        path: components.join("/"),
+        tag: tag.map(str::to_string),
+        digest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images() {
+        let image = parse_image("ghcr.io/acme/blog:1.4.2").unwrap();
+        assert_eq!((image.path.as_str(), image.tag.as_deref()), ("acme/blog", Some("1.4.2")));
+        assert_eq!(parse_image("localhost:5000/app").unwrap().tag, None);
+        assert_eq!(parse_image("postgres:16.4").unwrap().base_name(), "postgres");
+        let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        assert!(parse_image(&format!("redis@{digest}")).unwrap().digest.is_some());
+        assert!(parse_image("Postgres:16").is_err());
+        assert!(parse_image("postgres:").is_err());
+        assert!(parse_image("").is_err());
+        assert!(parse_image("a b").is_err());
+    }
+
+    #[test]
+    fn names_are_dns_labels() {
+        assert!(check_name("blog-db").is_ok());
+        assert!(check_name("../x").is_err());
+        assert!(check_name("Blog").is_err());
+        assert!(check_name(&"a".repeat(64)).is_err());
+        assert!(check_name("-a").is_err());
+    }
+
+    #[test]
+    fn durations_and_sizes() {
+        assert!(check_duration("1m30s").is_ok());
+        assert!(check_duration("500ms").is_ok());
+        assert!(check_duration("30").is_err());
+        assert!(check_duration("s").is_err());
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert!(parse_size("1.5GiB").is_err());
+        assert!(parse_size("0B").is_err());
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(check_hostname("blog.acme.example").is_ok());
+        assert!(check_hostname("Blog.acme.example").is_err());
+        assert!(check_hostname("a`) || Host(`evil").is_err());
+        assert!(check_hostname("a..b").is_err());
+    }
+}
