@@ -36,7 +36,7 @@ pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut B
                 "--ping=true",
             ]
             .map(String::from)
-            .to_vec(),
+            .into(),
         ),
         restart: "unless-stopped".to_string(),
         networks: std::iter::once(SOCKET_NETWORK.to_string())
@@ -44,7 +44,7 @@ pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut B
             .collect(),
         ports: [80, 443]
             .map(|port| ComposePort { target: port, published: port.to_string(), host_ip: None, protocol: "tcp" })
-            .to_vec(),
+            .into(),
         depends_on: IndexMap::from([("socket-proxy".to_string(), ComposeDependency { condition: "service_started" })]),
         healthcheck: Some(ComposeHealthcheck {
             test: vec!["CMD".to_string(), "traefik".to_string(), "healthcheck".to_string(), "--ping".to_string()],
