@@ -91,8 +91,8 @@ fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnos
     }
     let message = error.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
     let mut help = error.help.clone().unwrap_or_default();
-    if let Some(kdl1) = kdl1_hint(&text[start..]) {
-        help = kdl1.to_string();
+    if let Some(hint) = syntax_hint(&text[start..]) {
+        help = hint;
     }
     let diagnostic = Diagnostic::new(
         Code::E001,
@@ -107,10 +107,12 @@ fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnos
     }
 }
 
-fn kdl1_hint(at: &str) -> Option<&'static str> {
-    let word: String = at.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+/// Help for the two mistakes people make most when they come from KDL 1 or YAML.
+fn syntax_hint(at: &str) -> Option<String> {
+    let word: String = at.chars().take_while(|c| !c.is_whitespace() && !matches!(c, '{' | '}' | ';' | '"')).collect();
     match word.as_str() {
-        "true" | "false" | "null" => Some("KDL 2.0 writes keywords with `#`: `#true`, `#false`, `#null`"),
+        "true" | "false" | "null" => Some(format!("KDL 2.0 writes keywords with `#`: `#{word}`")),
+        _ if word.contains([':', '/']) => Some(format!("quote the value: `\"{word}\"` (KDL 2.0 strings with `:` or `/` need quotes)")),
         _ => None,
     }
 }

@@ -100,9 +100,9 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::Capability => check_capability(s).map(|()| string()),
         ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
         ValueType::Enum(values) => {
-            let help = crate::diagnostic::did_you_mean(s, values.iter().map(String::as_str))
-                .unwrap_or_else(|| format!("expected {}", ty.describe()));
-            Err(invalid(format!("`{s}` is not {}", ty.describe())).help(help))
+            let mut error = invalid(format!("`{s}` is not {}", ty.describe()));
+            error.help = crate::diagnostic::did_you_mean(s, values.iter().map(String::as_str));
+            Err(error)
         }
         ValueType::Port if s.parse::<u16>().is_ok() => {
             Err(invalid("expected a port number, found a string").help(format!("write the port without quotes: `{s}`")))
@@ -155,11 +155,8 @@ fn suggest_label(s: &str) -> Option<String> {
 }
 
 pub fn check_hostname(s: &str) -> Result<(), Invalid> {
-    if s.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(invalid(format!("hostname `{s}` contains upper-case letters"))
-            .help(format!("write it in lower case: `{}`", s.to_ascii_lowercase())));
-    }
-    let labels_ok = s.split('.').all(|label| {
+    let lower = s.to_ascii_lowercase();
+    let labels_ok = lower.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
             && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -169,6 +166,10 @@ pub fn check_hostname(s: &str) -> Result<(), Invalid> {
     if s.is_empty() || s.len() > 253 || !labels_ok {
         return Err(invalid(format!("`{s}` is not a valid hostname"))
             .help("a hostname is dot-separated labels of a-z, 0-9 and `-` (RFC 1123), e.g. `blog.acme.example`"));
+    }
+    if lower != s {
+        return Err(invalid(format!("hostname `{s}` contains upper-case letters"))
+            .help(format!("write it in lower case: `{lower}`")));
     }
     Ok(())
 }

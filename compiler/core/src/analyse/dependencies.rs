@@ -73,7 +73,11 @@ fn check_cycles(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnosti
             });
         let service = model.service(first);
         let span = edge.map_or(service.name.span, |p| service.depends_on[p].name.span);
-        let names: Vec<&str> = services.iter().map(|s| model.service(*s).name.value.as_str()).collect();
+        let names: Vec<&str> = services
+            .iter()
+            .chain(services.first())
+            .map(|s| model.service(*s).name.value.as_str())
+            .collect();
         diagnostics.push(
             Diagnostic::new(
                 Code::E107,

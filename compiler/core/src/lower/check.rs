@@ -161,12 +161,18 @@ fn check_value(ty: &ValueType, value: &KdlValue, span: Span, diagnostics: &mut D
     match values::check(ty, value) {
         Ok(checked) => Some(Spanned::new(checked, span)),
         Err(invalid) => {
-            let code = if *ty == ValueType::Name { Code::E008 } else { Code::E007 };
+            let is_name = *ty == ValueType::Name;
+            let code = if is_name { Code::E008 } else { Code::E007 };
             let label = format!("expected {}", ty.describe());
             let mut diagnostic = Diagnostic::new(code, invalid.message, span, label);
             diagnostic.help = invalid.help;
             diagnostics.push(diagnostic);
-            None
+            // An invalid name still names its node, so references to it do not
+            // cascade into "unknown" errors; nothing is emitted after an error.
+            match value {
+                KdlValue::String(name) if is_name => Some(Spanned::new(Value::String(name.clone()), span)),
+                _ => None,
+            }
         }
     }
 }

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests: where the workspace is, an in-memory
+//! view of a directory for the core, and the validators installed by tests/setup.sh.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use infrac_core::{Artifacts, Compilation, LoadError, SourceLoader};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// Serves source files from one directory, under paths relative to it, so that
+/// diagnostics and snapshots never show machine-specific paths.
+pub struct DirLoader(pub PathBuf);
+
+impl SourceLoader for DirLoader {
+    fn load(&self, path: &str) -> Result<String, LoadError> {
+        match std::fs::read(self.0.join(path)) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|_| LoadError::NotText),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(LoadError::NotFound),
+            Err(e) => Err(LoadError::Other(e.to_string())),
+        }
+    }
+}
+
+/// Compiles `entry` (relative to `dir`) in memory.
+pub fn compile_in(dir: &Path, entry: &str) -> Compilation {
+    infrac_core::compile(entry, &DirLoader(dir.to_path_buf()))
+}
+
+/// Compiles an example project, panicking with its rendered diagnostics on errors.
+pub fn build_example(name: &str) -> Artifacts {
+    let compilation = compile_in(&workspace().join("examples").join(name), "infrac.kdl");
+    let report = infrac_core::render::render_human(&compilation.sources, &compilation.diagnostics, false);
+    compilation
+        .artifacts
+        .unwrap_or_else(|| panic!("example {name} does not compile:\n{report}"))
+}
+
+pub fn examples() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(workspace().join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("infrac.kdl").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A validator installed by tests/setup.sh. Missing under CI=true is a failure;
+/// elsewhere the caller skips loudly.
+pub fn validator(name: &str) -> Option<PathBuf> {
+    let path = workspace().join(".tools/venv/bin").join(name);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("validator {name} is missing at {}: run tests/setup.sh", path.display());
+    }
+    eprintln!("SKIPPED: validator {name} is not installed (run tests/setup.sh); under CI=true this fails");
+    None
+}
+
+/// Writes artifacts into a fresh temporary directory and returns it.
+pub fn write_tree(artifacts: &Artifacts, label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infrac-test-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (path, content) in artifacts {
+        let file = dir.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    }
+    dir
+}
+
+pub fn run(command: &mut Command) -> (bool, String, String) {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
