@@ -11,7 +11,7 @@ use crate::model::{EnvValue, Model, Service, Stack, Tier};
 /// Official images whose entrypoints start as root, fix ownership of their data
 /// directory and then drop to an unprivileged user: without these capabilities
 /// they cannot start, so they keep them by default.
-const ENTRYPOINT_CAPABILITY_IMAGES: &[&str] = &["postgres", "postgis", "timescaledb", "mysql", "mariadb", "redis", "valkey", "mongo"];
+const ENTRYPOINT_CAPABILITY_IMAGES: &[&str] = &["postgres", "postgis", "timescaledb", "mysql", "mariadb", "redis", "valkey", "mongo", "clickhouse"];
 const ENTRYPOINT_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
 
 /// Writes the stack's files into `artifacts`.
