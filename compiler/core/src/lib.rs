@@ -18,10 +18,12 @@ pub use diagnostic::{Code, Diagnostic, Severity};
 pub use emit::Artifacts;
 pub use source::{LoadError, SourceLoader, SourceMap};
 
-/// The result of one compilation: every source read, every diagnostic sorted by
-/// file and position, and the artifacts when there was no error.
+/// The result of one compilation: every source read, the model as far as it
+/// could be built, every diagnostic sorted by file and position, and the
+/// artifacts when there was no error.
 pub struct Compilation {
     pub sources: SourceMap,
+    pub model: model::Model,
     pub diagnostics: Vec<Diagnostic>,
     pub artifacts: Option<Artifacts>,
 }
@@ -40,5 +42,5 @@ pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
     let model = resolve::resolve(model, &mut diagnostics);
     analyse::analyse(&model, &mut diagnostics);
     let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model));
-    Compilation { sources: parsed.sources, diagnostics: diagnostics.into_sorted(), artifacts }
+    Compilation { sources: parsed.sources, model, diagnostics: diagnostics.into_sorted(), artifacts }
 }

