@@ -37,6 +37,18 @@ pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnosti
         };
         let file = parsed.sources.add(path.clone(), text);
         let text = &parsed.sources.file(file).text;
+        if let Some(offset) = too_deep(text) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E001,
+                    format!("blocks are nested deeper than {MAX_DEPTH} levels"),
+                    Span::new(file, offset, 1),
+                    "too deep",
+                )
+                .with_help("infrac sources nest a few levels (stack → service → setting); check for stray `{`"),
+            );
+            continue;
+        }
         match KdlDocument::parse(text) {
             Ok(document) => {
                 let mut includes = includes_of(&document, file, &path);
@@ -53,6 +65,50 @@ pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnosti
         }
     }
     parsed
+}
+
+/// The language nests three levels; the KDL parser recurses once per level and
+/// overflows the stack on pathological input, so such input never reaches it.
+const MAX_DEPTH: usize = 64;
+
+/// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`].
+/// Braces inside strings and comments do not count.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(i);
+                }
+            }
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String, Option<Span>)> {
