@@ -8,6 +8,7 @@ pub mod emit;
 pub mod lower;
 pub mod model;
 pub mod parse;
+pub mod reference;
 pub mod render;
 pub mod resolve;
 pub mod schema;
