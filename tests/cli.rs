@@ -25,8 +25,18 @@ fn case(name: &str) -> PathBuf {
 }
 
 fn check_json(path: &Path) -> (i32, serde_json::Value) {
-    let output = infrac().arg("check").arg(path).args(["--format", "json"]).output().unwrap();
-    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
+    let output = infrac()
+        .arg("check")
+        .arg(path)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
     (output.status.code().unwrap(), json)
 }
 
@@ -35,14 +45,23 @@ fn codes_and_lines(json: &serde_json::Value) -> Vec<(String, u64)> {
     json.as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["code"].as_str().unwrap().to_string(), d["location"]["line"].as_u64().unwrap()))
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["location"]["line"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
 #[test]
 fn check_passes_the_examples() {
     for example in support::examples() {
-        let (ok, _, stderr) = support::run(infrac().arg("check").arg(support::workspace().join("examples").join(&example)));
+        let (ok, _, stderr) = support::run(
+            infrac()
+                .arg("check")
+                .arg(support::workspace().join("examples").join(&example)),
+        );
         assert!(ok, "{example}: {stderr}");
     }
 }
@@ -59,13 +78,20 @@ fn check_points_at_the_offending_line() {
         let (exit, json) = check_json(&case(file));
         assert_eq!(exit, 1, "{file}");
         let found = codes_and_lines(&json);
-        assert!(found.contains(&(code.to_string(), line)), "{file}: expected {code} at line {line}, got {found:?}");
+        assert!(
+            found.contains(&(code.to_string(), line)),
+            "{file}: expected {code} at line {line}, got {found:?}"
+        );
     }
 }
 
 #[test]
 fn human_output_has_code_span_and_help_without_colour() {
-    let output = infrac().arg("check").arg(case("published-ports.kdl")).output().unwrap();
+    let output = infrac()
+        .arg("check")
+        .arg(case("published-ports.kdl"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("E102(published-ports)"), "{stderr}");
@@ -77,16 +103,45 @@ fn human_output_has_code_span_and_help_without_colour() {
 #[test]
 fn warnings_fail_only_when_denied() {
     let file = case("route-without-healthcheck.kdl");
-    assert_eq!(infrac().arg("check").arg(&file).status().unwrap().code(), Some(0));
-    assert_eq!(infrac().arg("check").arg(&file).args(["--deny", "warnings"]).status().unwrap().code(), Some(1));
+    assert_eq!(
+        infrac().arg("check").arg(&file).status().unwrap().code(),
+        Some(0)
+    );
+    assert_eq!(
+        infrac()
+            .arg("check")
+            .arg(&file)
+            .args(["--deny", "warnings"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
 fn usage_and_io_errors_exit_2() {
-    assert_eq!(infrac().args(["check", "/nonexistent/infrac"]).status().unwrap().code(), Some(2));
-    assert_eq!(infrac().args(["check", "--format", "xml"]).status().unwrap().code(), Some(2));
+    assert_eq!(
+        infrac()
+            .args(["check", "/nonexistent/infrac"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        infrac()
+            .args(["check", "--format", "xml"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(2)
+    );
     let empty = scratch("empty-dir");
-    assert_eq!(infrac().arg("check").arg(&empty).status().unwrap().code(), Some(2));
+    assert_eq!(
+        infrac().arg("check").arg(&empty).status().unwrap().code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -109,9 +164,17 @@ fn malformed_and_binary_input_never_panics() {
         let output = infrac().arg("check").arg(&path).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
-        assert!(matches!(output.status.code(), Some(0 | 1)), "{name}: exit {:?}: {stderr}", output.status.code());
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{name}: exit {:?}: {stderr}",
+            output.status.code()
+        );
     }
-    let output = infrac().arg("check").arg(dir.join("binary.kdl")).output().unwrap();
+    let output = infrac()
+        .arg("check")
+        .arg(dir.join("binary.kdl"))
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("E002"));
 }
@@ -120,10 +183,20 @@ fn malformed_and_binary_input_never_panics() {
 fn explain_prints_the_docs_page() {
     let output = infrac().args(["explain", "E101"]).output().unwrap();
     assert!(output.status.success());
-    assert!(String::from_utf8(output.stdout).unwrap().starts_with("# E101"));
-    let by_name = infrac().args(["explain", "missing-networks"]).output().unwrap();
+    assert!(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .starts_with("# E101")
+    );
+    let by_name = infrac()
+        .args(["explain", "missing-networks"])
+        .output()
+        .unwrap();
     assert!(by_name.status.success());
-    assert_eq!(infrac().args(["explain", "E999"]).status().unwrap().code(), Some(2));
+    assert_eq!(
+        infrac().args(["explain", "E999"]).status().unwrap().code(),
+        Some(2)
+    );
 }
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -161,10 +234,23 @@ fn build_is_atomic_and_deterministic() {
     assert_eq!(first, snapshot(&out));
 
     let broken = case("published-ports.kdl");
-    let output = infrac().arg("build").arg(&broken).arg("--out").arg(&out).output().unwrap();
+    let output = infrac()
+        .arg("build")
+        .arg(&broken)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(first, snapshot(&out), "a failed build touched the previous output");
-    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(
+        first,
+        snapshot(&out),
+        "a failed build touched the previous output"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, ["out"], "temporary directories left behind");
 }
 
@@ -172,18 +258,31 @@ fn build_is_atomic_and_deterministic() {
 fn manifest_lists_every_file_with_its_sha256() {
     use sha2::{Digest, Sha256};
     let out = scratch("manifest").join("out");
-    let (ok, _, stderr) = support::run(infrac().arg("build").arg(support::workspace().join("examples/homeserver")).arg("--out").arg(&out));
+    let (ok, _, stderr) = support::run(
+        infrac()
+            .arg("build")
+            .arg(support::workspace().join("examples/homeserver"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(ok, "{stderr}");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let mut listed = Vec::new();
     for file in manifest["files"].as_array().unwrap() {
         let path = file["path"].as_str().unwrap();
         let bytes = std::fs::read(out.join(path)).unwrap();
-        let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(file["sha256"].as_str(), Some(digest.as_str()), "{path}");
         listed.push(out.join(path));
     }
-    let on_disk: Vec<PathBuf> = snapshot(&out).into_keys().filter(|p| !p.ends_with("manifest.json")).collect();
+    let on_disk: Vec<PathBuf> = snapshot(&out)
+        .into_keys()
+        .filter(|p| !p.ends_with("manifest.json"))
+        .collect();
     listed.sort();
     assert_eq!(listed, on_disk);
 }

@@ -15,8 +15,14 @@ use serde_json::Value;
 /// Loads a compose file with Compose itself and returns the model it resolved.
 fn compose_config(compose: &Path, file: &Path, variables: &BTreeMap<String, String>) -> Value {
     let mut command = Command::new(compose);
-    command.arg("-f").arg(file).args(["config", "--format", "json"]);
-    command.env_clear().env("PATH", "/usr/bin:/bin").envs(variables);
+    command
+        .arg("-f")
+        .arg(file)
+        .args(["config", "--format", "json"]);
+    command
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(variables);
     let (ok, stdout, stderr) = support::run(&mut command);
     assert!(ok, "docker-compose rejected {}:\n{stderr}", file.display());
     serde_json::from_str(&stdout).unwrap()
@@ -38,19 +44,26 @@ fn dummy_variables(env_example: &str) -> BTreeMap<String, String> {
 
 fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
     let compilation = support::compile_in(dir, entry);
-    let artifacts = compilation.artifacts.as_ref().unwrap_or_else(|| panic!("{label} does not compile"));
+    let artifacts = compilation
+        .artifacts
+        .as_ref()
+        .unwrap_or_else(|| panic!("{label} does not compile"));
     let model = &compilation.model;
     let out = support::write_tree(artifacts, label);
     let mut checked = 0;
     for stack in &model.stacks {
         let stack_dir = out.join("stacks").join(&stack.name.value);
-        let variables = dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
+        let variables =
+            dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
         let loaded = compose_config(compose, &stack_dir.join("compose.yaml"), &variables);
         check_stack(model, stack, &loaded, &variables);
         checked += 1;
     }
     for host in model.hosts.iter().filter(|h| h.proxy.is_some()) {
-        let file = out.join("hosts").join(&host.name.value).join("proxy/compose.yaml");
+        let file = out
+            .join("hosts")
+            .join(&host.name.value)
+            .join("proxy/compose.yaml");
         let loaded = compose_config(compose, &file, &BTreeMap::new());
         let published: Vec<i64> = loaded["services"]["traefik"]["ports"]
             .as_array()
@@ -58,23 +71,43 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
             .iter()
             .map(|p| p["published"].as_str().unwrap().parse().unwrap())
             .collect();
-        assert_eq!(published, [80, 443], "{label}: the proxy publishes 80 and 443");
+        assert_eq!(
+            published,
+            [80, 443],
+            "{label}: the proxy publishes 80 and 443"
+        );
         checked += 1;
     }
     assert!(checked > 0);
     std::fs::remove_dir_all(out).unwrap();
 }
 
-fn check_stack(model: &Model, stack: &infrac_core::model::Stack, loaded: &Value, variables: &BTreeMap<String, String>) {
+fn check_stack(
+    model: &Model,
+    stack: &infrac_core::model::Stack,
+    loaded: &Value,
+    variables: &BTreeMap<String, String>,
+) {
     let name = &stack.name.value;
     assert_eq!(loaded["name"], Value::String(name.clone()));
     for service in &stack.services {
         let what = format!("{name}/{}", service.name.value);
         let loaded_service = &loaded["services"][&service.name.value];
-        assert!(loaded_service.is_object(), "{what} missing from Compose's model");
-        assert!(loaded_service.get("ports").is_none(), "{what} publishes ports");
+        assert!(
+            loaded_service.is_object(),
+            "{what} missing from Compose's model"
+        );
+        assert!(
+            loaded_service.get("ports").is_none(),
+            "{what} publishes ports"
+        );
 
-        let networks: BTreeSet<String> = loaded_service["networks"].as_object().unwrap().keys().cloned().collect();
+        let networks: BTreeSet<String> = loaded_service["networks"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         let expected: BTreeSet<String> = service.tiers().map(|t| t.as_str().to_string()).collect();
         assert_eq!(networks, expected, "{what}: networks");
 
@@ -87,33 +120,67 @@ fn check_stack(model: &Model, stack: &infrac_core::model::Stack, loaded: &Value,
                     variables[&secret.variable()].clone()
                 }
             };
-            assert_eq!(actual, Some(expected), "{what}: {} changed by Compose", env.name.value);
+            assert_eq!(
+                actual,
+                Some(expected),
+                "{what}: {} changed by Compose",
+                env.name.value
+            );
         }
         if let Some(healthcheck) = &service.healthcheck {
             let test = &loaded_service["healthcheck"]["test"];
-            assert_eq!(compose_string(&test[1]), Some(healthcheck.command.clone()), "{what}: healthcheck changed");
+            assert_eq!(
+                compose_string(&test[1]),
+                Some(healthcheck.command.clone()),
+                "{what}: healthcheck changed"
+            );
         }
         if let Some(command) = &service.command {
-            let loaded_command: Vec<Option<String>> =
-                loaded_service["command"].as_array().unwrap().iter().map(compose_string).collect();
+            let loaded_command: Vec<Option<String>> = loaded_service["command"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(compose_string)
+                .collect();
             let expected: Vec<Option<String>> = command.iter().cloned().map(Some).collect();
             assert_eq!(loaded_command, expected, "{what}: command changed");
         }
         for (key, value) in &service.labels {
-            assert_eq!(compose_string(&loaded_service["labels"][&key.value]), Some(value.clone()), "{what}: label {}", key.value);
+            assert_eq!(
+                compose_string(&loaded_service["labels"][&key.value]),
+                Some(value.clone()),
+                "{what}: label {}",
+                key.value
+            );
         }
     }
-    for tier in Tier::ALL.into_iter().filter(|t| stack.services.iter().any(|s| s.on(*t))) {
+    for tier in Tier::ALL
+        .into_iter()
+        .filter(|t| stack.services.iter().any(|s| s.on(*t)))
+    {
         let network = &loaded["networks"][tier.as_str()];
-        let internal = network.get("internal").and_then(Value::as_bool).unwrap_or(false);
-        assert_eq!(internal, tier == Tier::Internal, "{name}: network {} internal", tier.as_str());
+        let internal = network
+            .get("internal")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        assert_eq!(
+            internal,
+            tier == Tier::Internal,
+            "{name}: network {} internal",
+            tier.as_str()
+        );
     }
-    assert!(loaded["networks"].get("default").is_none(), "{name}: a default network appeared");
+    assert!(
+        loaded["networks"].get("default").is_none(),
+        "{name}: a default network appeared"
+    );
 }
 
 #[test]
 fn compose_accepts_every_artifact_and_loads_the_meant_model() {
-    let Some(compose) = support::validator("docker-compose") else { return };
+    let Some(compose) = support::validator("docker-compose") else {
+        return;
+    };
     for example in support::examples() {
         let dir = support::workspace().join("examples").join(&example);
         check_project(&compose, &example, &dir, "infrac.kdl");

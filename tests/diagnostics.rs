@@ -14,9 +14,21 @@ fn diagnostics() {
     insta::glob!("diagnostics/*.kdl", |path| {
         let name = path.file_name().unwrap().to_str().unwrap();
         let compilation = support::compile_in(&dir, name);
-        let report = infrac_core::render::render_human(&compilation.sources, &compilation.diagnostics, false);
-        let produced: BTreeSet<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
-        assert_eq!(produced, expected_codes(path), "{name}: codes differ\n{report}");
+        let report = infrac_core::render::render_human(
+            &compilation.sources,
+            &compilation.diagnostics,
+            false,
+        );
+        let produced: BTreeSet<&str> = compilation
+            .diagnostics
+            .iter()
+            .map(|d| d.code.as_str())
+            .collect();
+        assert_eq!(
+            produced,
+            expected_codes(path),
+            "{name}: codes differ\n{report}"
+        );
         insta::assert_snapshot!(report);
     });
 }
@@ -28,7 +40,11 @@ fn expected_codes(path: &std::path::Path) -> BTreeSet<&'static str> {
         .strip_prefix("// expect:")
         .unwrap_or_else(|| panic!("{} must start with `// expect: CODE…`", path.display()));
     list.split_whitespace()
-        .map(|code| code.parse::<Code>().unwrap_or_else(|()| panic!("unknown code {code}")).as_str())
+        .map(|code| {
+            code.parse::<Code>()
+                .unwrap_or_else(|()| panic!("unknown code {code}"))
+                .as_str()
+        })
         .collect()
 }
 
@@ -43,6 +59,13 @@ fn every_code_has_a_case() {
             covered.extend(expected_codes(&path));
         }
     }
-    let missing: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).filter(|c| !covered.contains(c)).collect();
-    assert!(missing.is_empty(), "codes without a case in tests/diagnostics: {missing:?}");
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .filter(|c| !covered.contains(c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a case in tests/diagnostics: {missing:?}"
+    );
 }

@@ -26,14 +26,23 @@ fn every_code_has_one_page_with_the_fixed_headings() {
     for code in Code::ALL {
         let page = code.docs();
         let title = format!("# {code}: {}", code.title());
-        assert!(page.starts_with(&title), "docs/diagnostics/{code}.md must start with `{title}`");
+        assert!(
+            page.starts_with(&title),
+            "docs/diagnostics/{code}.md must start with `{title}`"
+        );
         for heading in PAGE_HEADINGS {
-            assert!(page.contains(heading), "docs/diagnostics/{code}.md lacks `{heading}`");
+            assert!(
+                page.contains(heading),
+                "docs/diagnostics/{code}.md lacks `{heading}`"
+            );
         }
     }
     for entry in std::fs::read_dir(support::workspace().join("docs/diagnostics")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         let code = name.trim_end_matches(".md");
-        assert!(code.parse::<Code>().is_ok(), "docs/diagnostics/{name} documents no known code");
+        assert!(
+            code.parse::<Code>().is_ok(),
+            "docs/diagnostics/{name} documents no known code"
+        );
     }
 }

@@ -16,7 +16,11 @@ fn read_tree(root: &Path) -> BTreeMap<String, String> {
             if path.is_dir() {
                 walk(root, &path, files);
             } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 files.insert(relative, std::fs::read_to_string(&path).unwrap());
             }
         }
@@ -31,27 +35,39 @@ fn read_tree(root: &Path) -> BTreeMap<String, String> {
 #[test]
 fn examples_match_golden() {
     let examples = support::examples();
-    assert!(examples.len() >= 2, "expected at least two examples, found {examples:?}");
+    assert!(
+        examples.len() >= 2,
+        "expected at least two examples, found {examples:?}"
+    );
     let mut report = String::new();
     for example in examples {
         let built = support::build_example(&example);
-        assert_eq!(built, support::build_example(&example), "{example}: two builds differ");
+        assert_eq!(
+            built,
+            support::build_example(&example),
+            "{example}: two builds differ"
+        );
         let golden = read_tree(&support::workspace().join("golden").join(&example));
         for (path, expected) in &golden {
             match built.get(path) {
-                None => report.push_str(&format!("{example}: golden/{example}/{path} is no longer generated\n")),
+                None => report.push_str(&format!(
+                    "{example}: golden/{example}/{path} is no longer generated\n"
+                )),
                 Some(actual) if actual != expected => {
                     let diff = TextDiff::from_lines(expected, actual);
                     report.push_str(&format!(
                         "{}\n",
-                        diff.unified_diff().header(&format!("golden/{example}/{path}"), "built")
+                        diff.unified_diff()
+                            .header(&format!("golden/{example}/{path}"), "built")
                     ));
                 }
                 Some(_) => {}
             }
         }
         for path in built.keys().filter(|p| !golden.contains_key(*p)) {
-            report.push_str(&format!("{example}: {path} is generated but not in golden/{example}\n"));
+            report.push_str(&format!(
+                "{example}: {path} is generated but not in golden/{example}\n"
+            ));
         }
     }
     assert!(

@@ -9,7 +9,10 @@ use std::process::Command;
 use infrac_core::{Artifacts, Compilation, LoadError, SourceLoader};
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Serves source files from one directory, under paths relative to it, so that
@@ -34,7 +37,8 @@ pub fn compile_in(dir: &Path, entry: &str) -> Compilation {
 /// Compiles an example project, panicking with its rendered diagnostics on errors.
 pub fn build_example(name: &str) -> Artifacts {
     let compilation = compile_in(&workspace().join("examples").join(name), "infrac.kdl");
-    let report = infrac_core::render::render_human(&compilation.sources, &compilation.diagnostics, false);
+    let report =
+        infrac_core::render::render_human(&compilation.sources, &compilation.diagnostics, false);
     compilation
         .artifacts
         .unwrap_or_else(|| panic!("example {name} does not compile:\n{report}"))
@@ -59,9 +63,14 @@ pub fn validator(name: &str) -> Option<PathBuf> {
         return Some(path);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("validator {name} is missing at {}: run tests/setup.sh", path.display());
+        panic!(
+            "validator {name} is missing at {}: run tests/setup.sh",
+            path.display()
+        );
     }
-    eprintln!("SKIPPED: validator {name} is not installed (run tests/setup.sh); under CI=true this fails");
+    eprintln!(
+        "SKIPPED: validator {name} is not installed (run tests/setup.sh); under CI=true this fails"
+    );
     None
 }
 
@@ -78,7 +87,9 @@ pub fn write_tree(artifacts: &Artifacts, label: &str) -> PathBuf {
 }
 
 pub fn run(command: &mut Command) -> (bool, String, String) {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

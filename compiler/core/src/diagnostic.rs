@@ -112,11 +112,19 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: Code, message: impl Into<String>, span: Span, label: impl Into<String>) -> Self {
+    pub fn new(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             code,
             message: message.into(),
-            primary: Label { span, text: label.into() },
+            primary: Label {
+                span,
+                text: label.into(),
+            },
             secondary: Vec::new(),
             help: None,
         }
@@ -128,7 +136,10 @@ impl Diagnostic {
     }
 
     pub fn with_secondary(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.secondary.push(Label { span, text: text.into() });
+        self.secondary.push(Label {
+            span,
+            text: text.into(),
+        });
         self
     }
 
@@ -163,7 +174,10 @@ impl Diagnostics {
 }
 
 /// "did you mean" help: the closest candidate, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let limit = (name.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -179,7 +193,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("ingres", ["ingress", "internal"]).as_deref(), Some("did you mean `ingress`?"));
+        assert_eq!(
+            did_you_mean("ingres", ["ingress", "internal"]).as_deref(),
+            Some("did you mean `ingress`?")
+        );
         assert_eq!(did_you_mean("xyz", ["ingress", "internal"]), None);
     }
 
@@ -187,7 +204,10 @@ mod tests {
     fn codes_round_trip() {
         for code in Code::ALL {
             assert_eq!(code.as_str().parse::<Code>(), Ok(*code));
-            assert!(!code.docs().trim().is_empty(), "{code} has an empty docs page");
+            assert!(
+                !code.docs().trim().is_empty(),
+                "{code} has an empty docs page"
+            );
         }
     }
 }

@@ -31,7 +31,9 @@ pub struct Compilation {
 
 impl Compilation {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity() == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity() == Severity::Error)
     }
 }
 
@@ -43,5 +45,10 @@ pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
     let model = resolve::resolve(model, &mut diagnostics);
     analyse::analyse(&model, &mut diagnostics);
     let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model));
-    Compilation { sources: parsed.sources, model, diagnostics: diagnostics.into_sorted(), artifacts }
+    Compilation {
+        sources: parsed.sources,
+        model,
+        diagnostics: diagnostics.into_sorted(),
+        artifacts,
+    }
 }

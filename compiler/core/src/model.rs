@@ -48,9 +48,20 @@ impl Model {
 
     pub fn services(&self) -> impl Iterator<Item = (ServiceId, &Stack, &Service)> {
         self.stacks.iter().enumerate().flat_map(|(s, stack)| {
-            stack.services.iter().enumerate().map(move |(index, service)| {
-                (ServiceId { stack: StackId(s), index }, stack, service)
-            })
+            stack
+                .services
+                .iter()
+                .enumerate()
+                .map(move |(index, service)| {
+                    (
+                        ServiceId {
+                            stack: StackId(s),
+                            index,
+                        },
+                        stack,
+                        service,
+                    )
+                })
         })
     }
 }

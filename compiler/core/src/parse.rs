@@ -18,7 +18,10 @@ pub struct Parsed {
 }
 
 pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnostics) -> Parsed {
-    let mut parsed = Parsed { sources: SourceMap::default(), files: Vec::new() };
+    let mut parsed = Parsed {
+        sources: SourceMap::default(),
+        files: Vec::new(),
+    };
     let mut pending: Vec<(String, Option<Span>)> = vec![(entry.to_string(), None)];
     while let Some((path, included_at)) = pending.pop() {
         if parsed.sources.find(&path).is_some() {
@@ -129,9 +132,18 @@ fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String,
 
 fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
     let (message, help) = match error {
-        LoadError::NotFound => (format!("`{path}` does not exist"), "check the path; include paths are relative to the including file"),
-        LoadError::NotText => (format!("`{path}` is not UTF-8 text"), "infrac sources are KDL 2 text files"),
-        LoadError::Other(why) => (format!("`{path}` cannot be read: {why}"), "check the file's permissions"),
+        LoadError::NotFound => (
+            format!("`{path}` does not exist"),
+            "check the path; include paths are relative to the including file",
+        ),
+        LoadError::NotText => (
+            format!("`{path}` is not UTF-8 text"),
+            "infrac sources are KDL 2 text files",
+        ),
+        LoadError::Other(why) => (
+            format!("`{path}` cannot be read: {why}"),
+            "check the file's permissions",
+        ),
     };
     Diagnostic::new(Code::E002, message, span, "cannot read this file").with_help(help)
 }
@@ -145,7 +157,10 @@ fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnos
         start += len - 1;
         len = 1;
     }
-    let message = error.message.clone().unwrap_or_else(|| "invalid KDL".to_string());
+    let message = error
+        .message
+        .clone()
+        .unwrap_or_else(|| "invalid KDL".to_string());
     let mut help = error.help.clone().unwrap_or_default();
     if let Some(hint) = syntax_hint(&text[start..]) {
         help = hint;
@@ -165,10 +180,15 @@ fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnos
 
 /// Help for the two mistakes people make most when they come from KDL 1 or YAML.
 fn syntax_hint(at: &str) -> Option<String> {
-    let word: String = at.chars().take_while(|c| !c.is_whitespace() && !matches!(c, '{' | '}' | ';' | '"')).collect();
+    let word: String = at
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '{' | '}' | ';' | '"'))
+        .collect();
     match word.as_str() {
         "true" | "false" | "null" => Some(format!("KDL 2.0 writes keywords with `#`: `#{word}`")),
-        _ if word.contains([':', '/']) => Some(format!("quote the value: `\"{word}\"` (KDL 2.0 strings with `:` or `/` need quotes)")),
+        _ if word.contains([':', '/']) => Some(format!(
+            "quote the value: `\"{word}\"` (KDL 2.0 strings with `:` or `/` need quotes)"
+        )),
         _ => None,
     }
 }

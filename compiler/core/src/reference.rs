@@ -27,17 +27,28 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
     if node.required {
         traits.push("required");
     }
-    traits.push(if node.repeat { "may appear several times" } else { "at most once" });
+    traits.push(if node.repeat {
+        "may appear several times"
+    } else {
+        "at most once"
+    });
     out.push_str(&format!("*{}*\n\n{}\n", traits.join(", "), node.doc.trim()));
 
     if !node.arguments.is_empty() {
         out.push_str("\n| argument | type | required | description |\n|---|---|---|---|\n");
         for argument in &node.arguments {
             let (name, required) = match argument.variadic_min {
-                Some(min) => (format!("{}…", argument.name), format!("at least {}", min.max(1))),
+                Some(min) => (
+                    format!("{}…", argument.name),
+                    format!("at least {}", min.max(1)),
+                ),
                 None => (argument.name.clone(), yes_no(argument.required).to_string()),
             };
-            out.push_str(&format!("| `{name}` | {} | {required} | {} |\n", argument.ty.describe(), cell(&argument.doc)));
+            out.push_str(&format!(
+                "| `{name}` | {} | {required} | {} |\n",
+                argument.ty.describe(),
+                cell(&argument.doc)
+            ));
         }
     }
     if !node.properties.is_empty() {
@@ -53,7 +64,11 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
         }
     }
     if !node.children.is_empty() {
-        let children: Vec<String> = node.children.iter().map(|c| format!("`{}`", c.name)).collect();
+        let children: Vec<String> = node
+            .children
+            .iter()
+            .map(|c| format!("`{}`", c.name))
+            .collect();
         out.push_str(&format!("\nChild nodes: {}.\n", children.join(", ")));
     }
     for child in &node.children {

@@ -11,7 +11,11 @@ use crate::source::{SourceMap, Span};
 
 /// Human-readable reports, one after the other, then a summary line.
 pub fn render_human(sources: &SourceMap, diagnostics: &[Diagnostic], color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for diagnostic in diagnostics {
@@ -24,13 +28,26 @@ pub fn render_human(sources: &SourceMap, diagnostics: &[Diagnostic], color: bool
     out.push_str(&summary(diagnostics));
     out.push('\n');
     // miette ends some lines with a space; snapshots and terminals do not need it.
-    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 pub fn summary(diagnostics: &[Diagnostic]) -> String {
-    let count = |severity| diagnostics.iter().filter(|d| d.severity() == severity).count();
+    let count = |severity| {
+        diagnostics
+            .iter()
+            .filter(|d| d.severity() == severity)
+            .count()
+    };
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    format!("{}, {}", plural(count(Severity::Error), "error"), plural(count(Severity::Warning), "warning"))
+    format!(
+        "{}, {}",
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning")
+    )
 }
 
 #[derive(Serialize)]
@@ -88,7 +105,10 @@ pub fn render_json(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
             location: location(sources, d.primary.span),
             labels: std::iter::once(&d.primary)
                 .chain(&d.secondary)
-                .map(|l| JsonLabel { text: &l.text, location: location(sources, l.span) })
+                .map(|l| JsonLabel {
+                    text: &l.text,
+                    location: location(sources, l.span),
+                })
                 .collect(),
         })
         .collect();
@@ -117,13 +137,25 @@ impl Report {
         let mut notes = Vec::new();
         for label in &diagnostic.secondary {
             if label.span.file == file {
-                labels.push(LabeledSpan::new_with_span(Some(label.text.clone()), miette_span(label.span)));
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.text.clone()),
+                    miette_span(label.span),
+                ));
             } else {
                 let (line, column) = sources.line_column(label.span.file, label.span.start);
-                notes.push(format!("{}: {}:{line}:{column}", label.text, sources.file(label.span.file).path));
+                notes.push(format!(
+                    "{}: {}:{line}:{column}",
+                    label.text,
+                    sources.file(label.span.file).path
+                ));
             }
         }
-        let help = diagnostic.help.iter().cloned().chain(notes).collect::<Vec<_>>();
+        let help = diagnostic
+            .help
+            .iter()
+            .cloned()
+            .chain(notes)
+            .collect::<Vec<_>>();
         Report {
             message: diagnostic.message.clone(),
             code: format!("{}({})", diagnostic.code, diagnostic.code.slug()),
@@ -166,7 +198,9 @@ impl miette::Diagnostic for Report {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {

@@ -15,7 +15,13 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     let services: Vec<BTreeMap<String, usize>> = model
         .stacks
         .iter()
-        .map(|stack| index_names("service", stack.services.iter().map(|s| &s.name), diagnostics))
+        .map(|stack| {
+            index_names(
+                "service",
+                stack.services.iter().map(|s| &s.name),
+                diagnostics,
+            )
+        })
         .collect();
 
     for (stack_index, stack) in model.stacks.iter_mut().enumerate() {
@@ -25,11 +31,13 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         for service in &mut stack.services {
             for env in &mut service.env {
                 if let EnvValue::Secret(secret) = &mut env.value {
-                    secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+                    secret.target =
+                        lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
                 }
             }
             for dependency in &mut service.depends_on {
-                dependency.target = resolve_service(stack_index, &dependency.name, &services, diagnostics);
+                dependency.target =
+                    resolve_service(stack_index, &dependency.name, &services, diagnostics);
             }
         }
     }
@@ -44,31 +52,52 @@ fn resolve_service(
     services: &[BTreeMap<String, usize>],
     diagnostics: &mut Diagnostics,
 ) -> Option<ServiceId> {
-    let in_stack = |s: usize| services[s].get(&name.value).map(|&index| ServiceId { stack: StackId(s), index });
+    let in_stack = |s: usize| {
+        services[s].get(&name.value).map(|&index| ServiceId {
+            stack: StackId(s),
+            index,
+        })
+    };
     if let Some(id) = in_stack(stack) {
         return Some(id);
     }
     if let Some(id) = (0..services.len()).find_map(in_stack) {
         return Some(id);
     }
-    lookup("service", name, &services[stack], diagnostics).map(|index| ServiceId { stack: StackId(stack), index })
+    lookup("service", name, &services[stack], diagnostics).map(|index| ServiceId {
+        stack: StackId(stack),
+        index,
+    })
 }
 
-fn lookup(kind: &str, name: &Spanned<String>, table: &BTreeMap<String, usize>, diagnostics: &mut Diagnostics) -> Option<usize> {
+fn lookup(
+    kind: &str,
+    name: &Spanned<String>,
+    table: &BTreeMap<String, usize>,
+    diagnostics: &mut Diagnostics,
+) -> Option<usize> {
     if let Some(&index) = table.get(&name.value) {
         return Some(index);
     }
     let help = did_you_mean(&name.value, table.keys().map(String::as_str)).unwrap_or_else(|| {
         if table.is_empty() {
-            format!("no {kind} is declared; declare it with `{kind} \"{}\"`", name.value)
+            format!(
+                "no {kind} is declared; declare it with `{kind} \"{}\"`",
+                name.value
+            )
         } else {
             let known: Vec<&str> = table.keys().map(String::as_str).collect();
             format!("known {kind}s: {}", known.join(", "))
         }
     });
     diagnostics.push(
-        Diagnostic::new(Code::E010, format!("unknown {kind} `{}`", name.value), name.span, format!("no such {kind}"))
-            .with_help(help),
+        Diagnostic::new(
+            Code::E010,
+            format!("unknown {kind} `{}`", name.value),
+            name.span,
+            format!("no such {kind}"),
+        )
+        .with_help(help),
     );
     None
 }
@@ -84,9 +113,14 @@ fn index_names<'a>(
     for (index, name) in names.enumerate() {
         match first_spans.get(&name.value) {
             Some(first) => diagnostics.push(
-                Diagnostic::new(Code::E009, format!("{kind} `{}` is declared twice", name.value), name.span, "declared again here")
-                    .with_secondary(*first, "first declared here")
-                    .with_help(format!("{kind} names must be unique; rename one of them")),
+                Diagnostic::new(
+                    Code::E009,
+                    format!("{kind} `{}` is declared twice", name.value),
+                    name.span,
+                    "declared again here",
+                )
+                .with_secondary(*first, "first declared here")
+                .with_help(format!("{kind} names must be unique; rename one of them")),
             ),
             None => {
                 first_spans.insert(name.value.clone(), name.span);

@@ -6,7 +6,10 @@ use std::sync::OnceLock;
 
 use kdl::{KdlDocument, KdlNode, KdlValue};
 
-pub const SCHEMA_SOURCE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/infrac.kdl"));
+pub const SCHEMA_SOURCE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schema/infrac.kdl"
+));
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueType {
@@ -32,7 +35,9 @@ impl ValueType {
     pub fn describe(&self) -> String {
         match self {
             ValueType::String => "a string".into(),
-            ValueType::Name => "a name (a DNS label: a-z, 0-9 and `-`, at most 63 characters)".into(),
+            ValueType::Name => {
+                "a name (a DNS label: a-z, 0-9 and `-`, at most 63 characters)".into()
+            }
             ValueType::Hostname => "a hostname (RFC 1123, lower case)".into(),
             ValueType::Port => "a port number (1–65535)".into(),
             ValueType::Duration => "a duration such as `30s`, `5m` or `1h30m`".into(),
@@ -217,7 +222,9 @@ fn first_string(node: &KdlNode) -> Result<String, String> {
 }
 
 fn string(node: &KdlNode, key: &str) -> Option<String> {
-    node.get(key).and_then(KdlValue::as_string).map(str::to_string)
+    node.get(key)
+        .and_then(KdlValue::as_string)
+        .map(str::to_string)
 }
 
 fn flag(node: &KdlNode, key: &str) -> bool {
@@ -225,7 +232,9 @@ fn flag(node: &KdlNode, key: &str) -> bool {
 }
 
 fn integer(node: &KdlNode, key: &str) -> Option<usize> {
-    node.get(key).and_then(KdlValue::as_integer).and_then(|i| usize::try_from(i).ok())
+    node.get(key)
+        .and_then(KdlValue::as_integer)
+        .and_then(|i| usize::try_from(i).ok())
 }
 
 #[cfg(test)]
@@ -248,7 +257,11 @@ mod tests {
             }
         }
         let root = parse_schema(SCHEMA_SOURCE).unwrap();
-        assert!(root.child("stack").and_then(|s| s.child("service")).is_some());
+        assert!(
+            root.child("stack")
+                .and_then(|s| s.child("service"))
+                .is_some()
+        );
         walk(&root, "");
     }
 }

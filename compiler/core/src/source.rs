@@ -15,7 +15,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, start: usize, len: usize) -> Self {
-        Span { file, start, end: start + len }
+        Span {
+            file,
+            start,
+            end: start + len,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -139,7 +143,10 @@ mod tests {
 
     #[test]
     fn joins_relative_paths() {
-        assert_eq!(join_relative("proj/infrac.kdl", "stacks/a.kdl"), "proj/stacks/a.kdl");
+        assert_eq!(
+            join_relative("proj/infrac.kdl", "stacks/a.kdl"),
+            "proj/stacks/a.kdl"
+        );
         assert_eq!(join_relative("proj/s/a.kdl", "../b.kdl"), "proj/b.kdl");
         assert_eq!(join_relative("infrac.kdl", "./b.kdl"), "b.kdl");
         assert_eq!(join_relative("/abs/infrac.kdl", "b.kdl"), "/abs/b.kdl");

@@ -39,7 +39,10 @@ pub struct Invalid {
 }
 
 fn invalid(message: impl Into<String>) -> Invalid {
-    Invalid { message: message.into(), help: None }
+    Invalid {
+        message: message.into(),
+        help: None,
+    }
 }
 
 impl Invalid {
@@ -54,7 +57,8 @@ pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
     match (ty, value) {
         (ValueType::Bool, KdlValue::Bool(b)) => Ok(Value::Bool(*b)),
         (ValueType::Bool, KdlValue::String(s)) if matches!(s.as_str(), "true" | "false") => {
-            Err(invalid("expected a boolean, found a string").help(format!("KDL 2 writes booleans as `#{s}`")))
+            Err(invalid("expected a boolean, found a string")
+                .help(format!("KDL 2 writes booleans as `#{s}`")))
         }
         (ValueType::Port, KdlValue::Integer(i)) => u16::try_from(*i)
             .ok()
@@ -65,10 +69,18 @@ pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
             .map(Value::Integer)
             .map_err(|_| invalid(format!("{i} is negative"))),
         (ValueType::Number, KdlValue::Integer(i)) if *i > 0 => Ok(Value::Number(*i as f64)),
-        (ValueType::Number, KdlValue::Float(f)) if *f > 0.0 && f.is_finite() => Ok(Value::Number(*f)),
-        (ValueType::Number, KdlValue::Integer(_) | KdlValue::Float(_)) => Err(invalid("expected a positive number")),
+        (ValueType::Number, KdlValue::Float(f)) if *f > 0.0 && f.is_finite() => {
+            Ok(Value::Number(*f))
+        }
+        (ValueType::Number, KdlValue::Integer(_) | KdlValue::Float(_)) => {
+            Err(invalid("expected a positive number"))
+        }
         (ty, KdlValue::String(s)) => check_string(ty, s),
-        (ty, other) => Err(invalid(format!("expected {}, found {}", ty.describe(), kind_of(other)))),
+        (ty, other) => Err(invalid(format!(
+            "expected {}, found {}",
+            ty.describe(),
+            kind_of(other)
+        ))),
     }
 }
 
@@ -105,11 +117,12 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
             Err(error)
         }
         ValueType::Port if s.parse::<u16>().is_ok() => {
-            Err(invalid("expected a port number, found a string").help(format!("write the port without quotes: `{s}`")))
+            Err(invalid("expected a port number, found a string")
+                .help(format!("write the port without quotes: `{s}`")))
         }
-        ValueType::Bool | ValueType::Port | ValueType::Integer | ValueType::Number => {
-            Err(invalid(format!("expected {}, found a string", ty.describe())))
-        }
+        ValueType::Bool | ValueType::Port | ValueType::Integer | ValueType::Number => Err(invalid(
+            format!("expected {}, found a string", ty.describe()),
+        )),
     }
 }
 
@@ -121,7 +134,10 @@ pub fn check_name(s: &str) -> Result<(), Invalid> {
         Some("it is longer than 63 characters")
     } else if s.chars().any(|c| c.is_ascii_uppercase()) {
         Some("it contains upper-case letters")
-    } else if !s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    } else if !s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         Some("only a-z, 0-9 and `-` are allowed")
     } else if s.starts_with('-') || s.ends_with('-') {
         Some("it starts or ends with `-`")
@@ -159,7 +175,9 @@ pub fn check_hostname(s: &str) -> Result<(), Invalid> {
     let labels_ok = lower.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
-            && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     });
@@ -168,8 +186,10 @@ pub fn check_hostname(s: &str) -> Result<(), Invalid> {
             .help("a hostname is dot-separated labels of a-z, 0-9 and `-` (RFC 1123), e.g. `blog.acme.example`"));
     }
     if lower != s {
-        return Err(invalid(format!("hostname `{s}` contains upper-case letters"))
-            .help(format!("write it in lower case: `{lower}`")));
+        return Err(
+            invalid(format!("hostname `{s}` contains upper-case letters"))
+                .help(format!("write it in lower case: `{lower}`")),
+        );
     }
     Ok(())
 }
@@ -181,7 +201,9 @@ pub fn check_duration(s: &str) -> Result<(), Invalid> {
     while !rest.is_empty() {
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
         let after = &rest[digits..];
-        let unit = ["ms", "h", "m", "s"].into_iter().find(|u| after.starts_with(u));
+        let unit = ["ms", "h", "m", "s"]
+            .into_iter()
+            .find(|u| after.starts_with(u));
         match (digits, unit) {
             (1.., Some(unit)) => {
                 rest = &after[unit.len()..];
@@ -228,12 +250,16 @@ pub fn parse_size(s: &str) -> Result<u64, Invalid> {
 
 pub fn check_env_name(s: &str) -> Result<(), Invalid> {
     let mut chars = s.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Ok(())
     } else {
-        Err(invalid(format!("`{s}` is not an environment variable name"))
-            .help("use letters, digits and `_`, not starting with a digit"))
+        Err(
+            invalid(format!("`{s}` is not an environment variable name"))
+                .help("use letters, digits and `_`, not starting with a digit"),
+        )
     }
 }
 
@@ -245,7 +271,9 @@ pub fn check_path(s: &str) -> Result<(), Invalid> {
         return Err(invalid("the path contains a control character"));
     }
     if s.split('/').any(|part| part == "..") {
-        return Err(invalid(format!("`{s}` contains `..`")).help("write the path without `..` segments"));
+        return Err(
+            invalid(format!("`{s}` contains `..`")).help("write the path without `..` segments")
+        );
     }
     Ok(())
 }
@@ -255,7 +283,8 @@ pub fn check_capability(s: &str) -> Result<(), Invalid> {
     if !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
         Ok(())
     } else {
-        Err(invalid(format!("`{s}` is not a capability name")).help("e.g. `NET_BIND_SERVICE` or `CHOWN`"))
+        Err(invalid(format!("`{s}` is not a capability name"))
+            .help("e.g. `NET_BIND_SERVICE` or `CHOWN`"))
     }
 }
 
@@ -278,14 +307,15 @@ impl ImageRef {
 
 pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
     let bad = |why: &str| {
-        invalid(format!("`{s}` is not an image reference: {why}"))
-            .help("an image reference looks like `\"ghcr.io/acme/app:1.2.3\"` or `\"postgres:16.4\"`")
+        invalid(format!("`{s}` is not an image reference: {why}")).help(
+            "an image reference looks like `\"ghcr.io/acme/app:1.2.3\"` or `\"postgres:16.4\"`",
+        )
     };
     let (name_tag, digest) = match s.split_once('@') {
         Some((name, digest)) => {
-            let valid = digest
-                .split_once(':')
-                .is_some_and(|(algo, hex)| !algo.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit()));
+            let valid = digest.split_once(':').is_some_and(|(algo, hex)| {
+                !algo.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+            });
             if !valid {
                 return Err(bad("the digest is not `algorithm:hex`"));
             }
@@ -295,14 +325,19 @@ pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
     };
     let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
     let (name, tag) = match name_tag[last_slash..].rfind(':') {
-        Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+        Some(i) => (
+            &name_tag[..last_slash + i],
+            Some(&name_tag[last_slash + i + 1..]),
+        ),
         None => (name_tag, None),
     };
     if let Some(tag) = tag {
         let tag_ok = !tag.is_empty()
             && tag.len() <= 128
             && !tag.starts_with(['.', '-'])
-            && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !tag_ok {
             return Err(bad("the tag is not valid"));
         }
@@ -323,10 +358,14 @@ pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
         !c.is_empty()
             && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
             && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-'))
+            && c.chars().all(|ch| {
+                ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '.' | '_' | '-')
+            })
     };
     if components.is_empty() || !components.iter().all(component_ok) {
-        return Err(bad("repository names are lower-case letters, digits and `.`, `_`, `-`"));
+        return Err(bad(
+            "repository names are lower-case letters, digits and `.`, `_`, `-`",
+        ));
     }
     Ok(ImageRef {
         reference: s.to_string(),
@@ -343,11 +382,22 @@ mod tests {
     #[test]
     fn images() {
         let image = parse_image("ghcr.io/acme/blog:1.4.2").unwrap();
-        assert_eq!((image.path.as_str(), image.tag.as_deref()), ("acme/blog", Some("1.4.2")));
+        assert_eq!(
+            (image.path.as_str(), image.tag.as_deref()),
+            ("acme/blog", Some("1.4.2"))
+        );
         assert_eq!(parse_image("localhost:5000/app").unwrap().tag, None);
-        assert_eq!(parse_image("postgres:16.4").unwrap().base_name(), "postgres");
+        assert_eq!(
+            parse_image("postgres:16.4").unwrap().base_name(),
+            "postgres"
+        );
         let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        assert!(parse_image(&format!("redis@{digest}")).unwrap().digest.is_some());
+        assert!(
+            parse_image(&format!("redis@{digest}"))
+                .unwrap()
+                .digest
+                .is_some()
+        );
         assert!(parse_image("Postgres:16").is_err());
         assert!(parse_image("postgres:").is_err());
         assert!(parse_image("").is_err());

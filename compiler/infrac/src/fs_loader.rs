@@ -18,7 +18,11 @@ impl SourceLoader for FsLoader {
 
 /// The entry file of a project: `PATH/infrac.kdl` for a directory, PATH itself for a file.
 pub fn entry_file(path: &Path) -> Result<String, String> {
-    let entry = if path.is_dir() { path.join("infrac.kdl") } else { path.to_path_buf() };
+    let entry = if path.is_dir() {
+        path.join("infrac.kdl")
+    } else {
+        path.to_path_buf()
+    };
     if !entry.is_file() {
         return Err(if path.is_dir() {
             format!("{} holds no infrac.kdl", path.display())

@@ -12,7 +12,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use infrac_core::{Code, Compilation, Severity, render};
 
 #[derive(Parser)]
-#[command(name = "infrac", version, about = "Compiles infrastructure described in KDL into Compose, firewall and proxy configuration")]
+#[command(
+    name = "infrac",
+    version,
+    about = "Compiles infrastructure described in KDL into Compose, firewall and proxy configuration"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -82,7 +86,10 @@ fn print_human(compilation: &Compilation) {
         return;
     }
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", render::render_human(&compilation.sources, &compilation.diagnostics, color));
+    eprint!(
+        "{}",
+        render::render_human(&compilation.sources, &compilation.diagnostics, color)
+    );
 }
 
 fn build(path: &Path, out: &Path) -> ExitCode {
@@ -114,13 +121,20 @@ fn check(path: &Path, format: Format, deny_warnings: bool) -> ExitCode {
     };
     match format {
         Format::Human => print_human(&compilation),
-        Format::Json => print!("{}", render::render_json(&compilation.sources, &compilation.diagnostics)),
+        Format::Json => print!(
+            "{}",
+            render::render_json(&compilation.sources, &compilation.diagnostics)
+        ),
     }
     let failing = compilation
         .diagnostics
         .iter()
         .any(|d| d.severity() == Severity::Error || deny_warnings);
-    if failing { ExitCode::from(EXIT_PROBLEMS) } else { ExitCode::SUCCESS }
+    if failing {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn explain(code: &str) -> ExitCode {

@@ -16,7 +16,12 @@ pub fn write_atomically(out: &Path, artifacts: &Artifacts) -> io::Result<()> {
     fs::create_dir_all(&parent)?;
     let name = out
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the output path has no directory name"))?
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the output path has no directory name",
+            )
+        })?
         .to_string_lossy()
         .into_owned();
     let staging = parent.join(format!(".{name}.infrac-new-{}", std::process::id()));

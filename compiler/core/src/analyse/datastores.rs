@@ -6,9 +6,28 @@ use crate::model::{Model, Role, Service, Tier};
 /// Image names (last path component, prefix match) that are datastores unless the
 /// source says `role "app"`.
 const DATASTORE_IMAGES: &[&str] = &[
-    "postgres", "postgis", "pgvector", "timescaledb", "mysql", "mariadb", "percona", "redis", "valkey", "keydb",
-    "dragonfly", "mongo", "clickhouse", "memcached", "elasticsearch", "opensearch", "cassandra", "scylla",
-    "influxdb", "couchdb", "cockroach", "neo4j",
+    "postgres",
+    "postgis",
+    "pgvector",
+    "timescaledb",
+    "mysql",
+    "mariadb",
+    "percona",
+    "redis",
+    "valkey",
+    "keydb",
+    "dragonfly",
+    "mongo",
+    "clickhouse",
+    "memcached",
+    "elasticsearch",
+    "opensearch",
+    "cassandra",
+    "scylla",
+    "influxdb",
+    "couchdb",
+    "cockroach",
+    "neo4j",
 ];
 
 pub fn is_datastore(service: &Service) -> bool {
@@ -25,10 +44,18 @@ pub fn check_datastores_internal(model: &Model, diagnostics: &mut Diagnostics) {
     for (_, _, service) in model.services().filter(|(_, _, s)| is_datastore(s)) {
         let why = match (&service.role, &service.image) {
             (Some(role), _) => (role.span, "declared a datastore here".to_string()),
-            (None, Some(image)) => (image.span, format!("`{}` is a datastore image", image.value.base_name())),
+            (None, Some(image)) => (
+                image.span,
+                format!("`{}` is a datastore image", image.value.base_name()),
+            ),
             (None, None) => continue,
         };
-        for tier in service.networks.iter().flatten().filter(|t| t.value != Tier::Internal) {
+        for tier in service
+            .networks
+            .iter()
+            .flatten()
+            .filter(|t| t.value != Tier::Internal)
+        {
             diagnostics.push(
                 Diagnostic::new(
                     Code::E104,

@@ -11,7 +11,9 @@ use crate::model::Model;
 pub fn check_dependencies(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnostics) {
     for (id, stack, service) in model.services() {
         for dependency in &service.depends_on {
-            let Some(target) = dependency.target else { continue };
+            let Some(target) = dependency.target else {
+                continue;
+            };
             let other = model.service(target);
             if target.stack != id.stack {
                 let other_stack = &model.stacks[target.stack.0];
@@ -28,11 +30,18 @@ pub fn check_dependencies(model: &Model, graph: &NetworkGraph, diagnostics: &mut
                     .with_secondary(other.name.span, "declared here")
                     .with_help("stacks cannot see each other; run a copy of the dependency in this stack, or move the service"),
                 );
-            } else if target != id && graph.shared_networks(id, target).is_empty() && service.networks.is_some() && other.networks.is_some() {
+            } else if target != id
+                && graph.shared_networks(id, target).is_empty()
+                && service.networks.is_some()
+                && other.networks.is_some()
+            {
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E105,
-                        format!("service `{}` depends on `{}` but they share no network", service.name.value, other.name.value),
+                        format!(
+                            "service `{}` depends on `{}` but they share no network",
+                            service.name.value, other.name.value
+                        ),
                         dependency.name.span,
                         "unreachable dependency",
                     )
@@ -61,7 +70,9 @@ fn check_cycles(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnosti
         if services.len() < 2 && !component.iter().any(|n| self_loop(*n)) {
             continue;
         }
-        let Some(&first) = services.first() else { continue };
+        let Some(&first) = services.first() else {
+            continue;
+        };
         // Report at the first `depends-on` entry that stays inside the cycle.
         let edge = graph
             .graph
@@ -81,7 +92,10 @@ fn check_cycles(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnosti
         diagnostics.push(
             Diagnostic::new(
                 Code::E107,
-                format!("services depend on each other in a cycle: {}", names.join(" → ")),
+                format!(
+                    "services depend on each other in a cycle: {}",
+                    names.join(" → ")
+                ),
                 span,
                 "part of the cycle",
             )

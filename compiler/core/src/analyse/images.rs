@@ -6,7 +6,10 @@ use crate::source::Spanned;
 use crate::values::ImageRef;
 
 pub fn check_pinned_images(model: &Model, diagnostics: &mut Diagnostics) {
-    let proxies = model.hosts.iter().filter_map(|h| h.proxy.as_ref()?.image.as_ref());
+    let proxies = model
+        .hosts
+        .iter()
+        .filter_map(|h| h.proxy.as_ref()?.image.as_ref());
     let services = model.services().filter_map(|(_, _, s)| s.image.as_ref());
     for image in proxies.chain(services) {
         check_image(image, diagnostics);
@@ -23,10 +26,19 @@ fn check_image(image: &Spanned<ImageRef>, diagnostics: &mut Diagnostics) {
         Some(_) => return,
     };
     diagnostics.push(
-        Diagnostic::new(Code::W102, format!("image `{}` {problem}", image.value.reference), image.span, "unpinned image")
-            .with_help(format!(
-                "pin a version, e.g. `\"{}:1.2.3\"`, or a digest, so every deploy runs the same image",
-                image.value.reference.strip_suffix(":latest").unwrap_or(&image.value.reference)
-            )),
+        Diagnostic::new(
+            Code::W102,
+            format!("image `{}` {problem}", image.value.reference),
+            image.span,
+            "unpinned image",
+        )
+        .with_help(format!(
+            "pin a version, e.g. `\"{}:1.2.3\"`, or a digest, so every deploy runs the same image",
+            image
+                .value
+                .reference
+                .strip_suffix(":latest")
+                .unwrap_or(&image.value.reference)
+        )),
     );
 }

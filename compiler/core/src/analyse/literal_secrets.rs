@@ -8,7 +8,9 @@ const SECRET_WORDS: [&str; 5] = ["PASSWORD", "SECRET", "TOKEN", "KEY", "PASSWD"]
 pub fn check_literal_secrets(model: &Model, diagnostics: &mut Diagnostics) {
     for (_, _, service) in model.services() {
         for env in &service.env {
-            let EnvValue::Literal(value) = &env.value else { continue };
+            let EnvValue::Literal(value) = &env.value else {
+                continue;
+            };
             let upper = env.name.value.to_ascii_uppercase();
             // `_FILE` variables name a file that holds the secret, not the secret itself.
             if upper.ends_with("_FILE") || value.is_empty() {

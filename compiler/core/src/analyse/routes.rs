@@ -10,7 +10,11 @@ use crate::source::Span;
 pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
     let mut first_use: BTreeMap<&str, Span> = BTreeMap::new();
     for (_, stack, service) in model.services() {
-        let host = stack.host.as_ref().and_then(|h| h.target).map(|h| &model.hosts[h.0]);
+        let host = stack
+            .host
+            .as_ref()
+            .and_then(|h| h.target)
+            .map(|h| &model.hosts[h.0]);
         for route in &service.routes {
             if service.networks.is_some() && !service.on(Tier::Ingress) {
                 diagnostics.push(
@@ -27,7 +31,10 @@ pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
                 diagnostics.push(
                     Diagnostic::new(
                         Code::E109,
-                        format!("route `{}` runs on host `{}`, which has no proxy", route.hostname.value, host.name.value),
+                        format!(
+                            "route `{}` runs on host `{}`, which has no proxy",
+                            route.hostname.value, host.name.value
+                        ),
                         route.span,
                         "nothing serves this route",
                     )

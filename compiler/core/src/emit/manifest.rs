@@ -26,11 +26,17 @@ pub fn manifest(artifacts: &BTreeMap<String, String>) -> String {
         .iter()
         .map(|(path, content)| ManifestEntry {
             path,
-            sha256: Sha256::digest(content.as_bytes()).iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: Sha256::digest(content.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
             bytes: content.len(),
         })
         .collect();
-    let manifest = Manifest { generator: "infrac", files };
+    let manifest = Manifest {
+        generator: "infrac",
+        files,
+    };
     match serde_json::to_string_pretty(&manifest) {
         Ok(json) => json + "\n",
         Err(error) => unreachable!("the manifest always serializes: {error}"),

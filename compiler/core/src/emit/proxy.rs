@@ -12,7 +12,12 @@ use crate::model::{Host, HostId, Model, Tier};
 const SOCKET_PROXY_IMAGE: &str = "tecnativa/docker-socket-proxy:0.3.0";
 const SOCKET_NETWORK: &str = "docker-api";
 
-pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut BTreeMap<String, String>) {
+pub fn emit_proxy(
+    model: &Model,
+    host_id: HostId,
+    host: &Host,
+    artifacts: &mut BTreeMap<String, String>,
+) {
     let Some(proxy) = &host.proxy else { return };
     let ingress_networks: Vec<String> = model
         .stacks
@@ -23,7 +28,11 @@ pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut B
         .collect();
 
     let mut traefik = ComposeService {
-        image: proxy.image.as_ref().map(|i| literal(&i.value.reference)).unwrap_or_default(),
+        image: proxy
+            .image
+            .as_ref()
+            .map(|i| literal(&i.value.reference))
+            .unwrap_or_default(),
         command: Some(
             [
                 "--providers.docker=true",
@@ -43,11 +52,26 @@ pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut B
             .chain(ingress_networks.iter().cloned())
             .collect(),
         ports: [80, 443]
-            .map(|port| ComposePort { target: port, published: port.to_string(), host_ip: None, protocol: "tcp" })
+            .map(|port| ComposePort {
+                target: port,
+                published: port.to_string(),
+                host_ip: None,
+                protocol: "tcp",
+            })
             .into(),
-        depends_on: IndexMap::from([("socket-proxy".to_string(), ComposeDependency { condition: "service_started" })]),
+        depends_on: IndexMap::from([(
+            "socket-proxy".to_string(),
+            ComposeDependency {
+                condition: "service_started",
+            },
+        )]),
         healthcheck: Some(ComposeHealthcheck {
-            test: vec!["CMD".to_string(), "traefik".to_string(), "healthcheck".to_string(), "--ping".to_string()],
+            test: vec![
+                "CMD".to_string(),
+                "traefik".to_string(),
+                "healthcheck".to_string(),
+                "--ping".to_string(),
+            ],
             interval: Some("30s".to_string()),
             timeout: None,
             retries: None,
@@ -82,17 +106,30 @@ pub fn emit_proxy(model: &Model, host_id: HostId, host: &Host, artifacts: &mut B
     };
     for service in [&mut traefik, &mut socket_proxy] {
         let hash = config_hash(service);
-        service.labels.insert("infrac.config-hash".to_string(), hash);
+        service
+            .labels
+            .insert("infrac.config-hash".to_string(), hash);
     }
     file.services.insert("traefik".to_string(), traefik);
-    file.services.insert("socket-proxy".to_string(), socket_proxy);
+    file.services
+        .insert("socket-proxy".to_string(), socket_proxy);
     file.networks.insert(
         SOCKET_NETWORK.to_string(),
-        ComposeNetwork { driver: Some("bridge"), internal: true, ..ComposeNetwork::default() },
+        ComposeNetwork {
+            driver: Some("bridge"),
+            internal: true,
+            ..ComposeNetwork::default()
+        },
     );
     for network in ingress_networks {
-        file.networks
-            .insert(network.clone(), ComposeNetwork { name: Some(network), external: true, ..ComposeNetwork::default() });
+        file.networks.insert(
+            network.clone(),
+            ComposeNetwork {
+                name: Some(network),
+                external: true,
+                ..ComposeNetwork::default()
+            },
+        );
     }
     artifacts.insert(
         format!("hosts/{}/proxy/compose.yaml", host.name.value),

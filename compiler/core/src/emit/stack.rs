@@ -11,7 +11,17 @@ use crate::model::{EnvValue, Model, Service, Stack, Tier};
 /// Official images whose entrypoints start as root, fix ownership of their data
 /// directory and then drop to an unprivileged user: without these capabilities
 /// they cannot start, so they keep them by default.
-const ENTRYPOINT_CAPABILITY_IMAGES: &[&str] = &["postgres", "postgis", "timescaledb", "mysql", "mariadb", "redis", "valkey", "mongo", "clickhouse"];
+const ENTRYPOINT_CAPABILITY_IMAGES: &[&str] = &[
+    "postgres",
+    "postgis",
+    "timescaledb",
+    "mysql",
+    "mariadb",
+    "redis",
+    "valkey",
+    "mongo",
+    "clickhouse",
+];
 const ENTRYPOINT_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
 
 /// Writes the stack's files into `artifacts`.
@@ -25,20 +35,30 @@ pub fn emit_stack(model: &Model, stack: &Stack, artifacts: &mut BTreeMap<String,
         volumes: IndexMap::new(),
     };
     for service in &stack.services {
-        file.services
-            .insert(service.name.value.clone(), compose_service(model, stack, service, &mut variables));
+        file.services.insert(
+            service.name.value.clone(),
+            compose_service(model, stack, service, &mut variables),
+        );
         for volume in &service.volumes {
-            file.volumes.insert(volume.name.value.clone(), ComposeVolume::default());
+            file.volumes
+                .insert(volume.name.value.clone(), ComposeVolume::default());
         }
     }
     file.volumes.sort_keys();
     for tier in Tier::ALL {
         if stack.services.iter().any(|s| s.on(tier)) {
-            file.networks.insert(tier.as_str().to_string(), network(&stack.name.value, tier));
+            file.networks
+                .insert(tier.as_str().to_string(), network(&stack.name.value, tier));
         }
     }
-    artifacts.insert(format!("{dir}/compose.yaml"), format!("{GENERATED_HEADER}{}", to_yaml(&file)));
-    artifacts.insert(format!("{dir}/.env.example"), env_example(&stack.name.value, &variables));
+    artifacts.insert(
+        format!("{dir}/compose.yaml"),
+        format!("{GENERATED_HEADER}{}", to_yaml(&file)),
+    );
+    artifacts.insert(
+        format!("{dir}/.env.example"),
+        env_example(&stack.name.value, &variables),
+    );
 }
 
 /// The stack's network of a tier. `ingress` gets a fixed name so the proxy can
@@ -56,12 +76,27 @@ pub fn ingress_network(stack: &str) -> String {
     format!("{stack}_ingress")
 }
 
-fn compose_service(model: &Model, stack: &Stack, service: &Service, variables: &mut BTreeMap<String, String>) -> ComposeService {
+fn compose_service(
+    model: &Model,
+    stack: &Stack,
+    service: &Service,
+    variables: &mut BTreeMap<String, String>,
+) -> ComposeService {
     let mut compose = ComposeService {
-        image: service.image.as_ref().map(|i| literal(&i.value.reference)).unwrap_or_default(),
-        command: service.command.as_ref().map(|words| words.iter().map(|w| literal(w)).collect()),
+        image: service
+            .image
+            .as_ref()
+            .map(|i| literal(&i.value.reference))
+            .unwrap_or_default(),
+        command: service
+            .command
+            .as_ref()
+            .map(|words| words.iter().map(|w| literal(w)).collect()),
         user: service.user.as_deref().map(literal),
-        restart: service.restart.clone().unwrap_or_else(|| "unless-stopped".to_string()),
+        restart: service
+            .restart
+            .clone()
+            .unwrap_or_else(|| "unless-stopped".to_string()),
         networks: Tier::ALL
             .into_iter()
             .filter(|t| service.on(*t))
@@ -73,7 +108,9 @@ fn compose_service(model: &Model, stack: &Stack, service: &Service, variables: &
         let value = match &env.value {
             EnvValue::Literal(value) => literal(value),
             EnvValue::Secret(reference) => {
-                let Some(secret) = reference.target.map(|id| &model.secrets[id.0]) else { continue };
+                let Some(secret) = reference.target.map(|id| &model.secrets[id.0]) else {
+                    continue;
+                };
                 let variable = secret.variable();
                 variables.insert(variable.clone(), secret.name.value.clone());
                 format!("${{{variable}:?secret {} is not set}}", secret.name.value)
@@ -98,9 +135,15 @@ fn compose_service(model: &Model, stack: &Stack, service: &Service, variables: &
         }))
         .collect();
     for dependency in &service.depends_on {
-        let Some(target) = dependency.target else { continue };
+        let Some(target) = dependency.target else {
+            continue;
+        };
         let other = model.service(target);
-        let condition = if other.healthcheck.is_some() { "service_healthy" } else { "service_started" };
+        let condition = if other.healthcheck.is_some() {
+            "service_healthy"
+        } else {
+            "service_started"
+        };
         compose
             .depends_on
             .insert(other.name.value.clone(), ComposeDependency { condition });
@@ -114,18 +157,34 @@ fn compose_service(model: &Model, stack: &Stack, service: &Service, variables: &
     });
     compose.deploy = service.resources.as_ref().map(|r| ComposeDeploy {
         resources: ComposeResources {
-            limits: ComposeLimits { cpus: r.cpus.map(|c| c.to_string()), memory: r.memory.map(memory) },
+            limits: ComposeLimits {
+                cpus: r.cpus.map(|c| c.to_string()),
+                memory: r.memory.map(memory),
+            },
         },
     });
     if service.hardening {
-        let base = service.image.as_ref().map(|i| i.value.base_name()).unwrap_or_default();
-        let entrypoint = ENTRYPOINT_CAPABILITY_IMAGES
+        let base = service
+            .image
+            .as_ref()
+            .map(|i| i.value.base_name())
+            .unwrap_or_default();
+        let entrypoint: &[&str] = if ENTRYPOINT_CAPABILITY_IMAGES
             .iter()
             .any(|known| base.starts_with(known))
-            .then_some(ENTRYPOINT_CAPABILITIES)
-            .unwrap_or_default();
-        let wanted = service.capabilities.iter().map(|c| c.trim_start_matches("CAP_").to_string());
-        harden(&mut compose, entrypoint.iter().map(|c| c.to_string()).chain(wanted));
+        {
+            ENTRYPOINT_CAPABILITIES
+        } else {
+            &[]
+        };
+        let wanted = service
+            .capabilities
+            .iter()
+            .map(|c| c.trim_start_matches("CAP_").to_string());
+        harden(
+            &mut compose,
+            entrypoint.iter().map(|c| c.to_string()).chain(wanted),
+        );
     } else {
         compose.cap_add = service.capabilities.clone();
     }
@@ -134,7 +193,9 @@ fn compose_service(model: &Model, stack: &Stack, service: &Service, variables: &
         compose.labels.insert(key.value.clone(), literal(value));
     }
     let hash = config_hash(&compose);
-    compose.labels.insert_before(0, "infrac.config-hash".to_string(), hash);
+    compose
+        .labels
+        .insert_before(0, "infrac.config-hash".to_string(), hash);
     compose
 }
 
@@ -146,19 +207,28 @@ fn route_labels(stack: &Stack, service: &Service) -> IndexMap<String, String> {
         return labels;
     }
     labels.insert("traefik.enable".to_string(), "true".to_string());
-    labels.insert("traefik.docker.network".to_string(), ingress_network(&stack.name.value));
+    labels.insert(
+        "traefik.docker.network".to_string(),
+        ingress_network(&stack.name.value),
+    );
     for (index, route) in service.routes.iter().enumerate() {
         let mut name = format!("{}_{}", stack.name.value, service.name.value);
         if index > 0 {
             name = format!("{name}_{}", index + 1);
         }
         let router = format!("traefik.http.routers.{name}");
-        labels.insert(format!("{router}.rule"), format!("Host(`{}`)", route.hostname.value));
+        labels.insert(
+            format!("{router}.rule"),
+            format!("Host(`{}`)", route.hostname.value),
+        );
         labels.insert(format!("{router}.entrypoints"), "websecure".to_string());
         labels.insert(format!("{router}.tls"), "true".to_string());
         labels.insert(format!("{router}.service"), name.clone());
         if let Some(port) = route.port {
-            labels.insert(format!("traefik.http.services.{name}.loadbalancer.server.port"), port.to_string());
+            labels.insert(
+                format!("traefik.http.services.{name}.loadbalancer.server.port"),
+                port.to_string(),
+            );
         }
     }
     labels

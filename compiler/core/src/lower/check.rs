@@ -35,7 +35,11 @@ impl<'s> Checked<'s> {
     }
 
     pub fn prop(&self, name: &str) -> Option<&Spanned<Value>> {
-        self.props.iter().rev().find(|(key, _)| key == name).map(|(_, v)| v)
+        self.props
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, v)| v)
     }
 
     pub fn string_prop(&self, name: &str) -> Option<Spanned<String>> {
@@ -49,7 +53,10 @@ impl<'s> Checked<'s> {
         }
     }
 
-    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Checked<'s>> + 'a {
+    pub fn children_named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a Checked<'s>> + 'a {
         self.children.iter().filter(move |c| c.schema.name == name)
     }
 
@@ -59,7 +66,10 @@ impl<'s> Checked<'s> {
 }
 
 pub fn spanned_string(value: &Spanned<Value>) -> Option<Spanned<String>> {
-    value.value.as_str().map(|s| Spanned::new(s.to_string(), value.span))
+    value
+        .value
+        .as_str()
+        .map(|s| Spanned::new(s.to_string(), value.span))
 }
 
 /// Checks `nodes` as children of `parent` (the schema root for a file's top level).
@@ -81,9 +91,14 @@ pub fn check_children<'s, 'k>(
             && let Some(first) = checked.iter().find(|c| c.schema.name == name)
         {
             diagnostics.push(
-                Diagnostic::new(Code::E012, format!("`{name}` may appear only once here"), name_span, "repeated here")
-                    .with_secondary(first.head, "first written here")
-                    .with_help("merge the two nodes into one"),
+                Diagnostic::new(
+                    Code::E012,
+                    format!("`{name}` may appear only once here"),
+                    name_span,
+                    "repeated here",
+                )
+                .with_secondary(first.head, "first written here")
+                .with_help("merge the two nodes into one"),
             );
             continue;
         }
@@ -113,7 +128,9 @@ fn check_node<'s>(
                     .get(position)
                     .or_else(|| schema.arguments.last().filter(|a| a.variadic_min.is_some()));
                 match argument {
-                    Some(argument) => args.push(check_value(&argument.ty, entry.value(), span, diagnostics)),
+                    Some(argument) => {
+                        args.push(check_value(&argument.ty, entry.value(), span, diagnostics))
+                    }
                     None => {
                         args.push(None);
                         diagnostics.push(unexpected_argument(schema, span));
@@ -122,11 +139,16 @@ fn check_node<'s>(
             }
             Some(key) => match schema.property(key.value()) {
                 Some(property) => {
-                    if let Some(value) = check_value(&property.ty, entry.value(), span, diagnostics) {
+                    if let Some(value) = check_value(&property.ty, entry.value(), span, diagnostics)
+                    {
                         props.push((property.name.clone(), value));
                     }
                 }
-                None => diagnostics.push(unknown_property(schema, key.value(), span_of(file, key.span()))),
+                None => diagnostics.push(unknown_property(
+                    schema,
+                    key.value(),
+                    span_of(file, key.span()),
+                )),
             },
         }
     }
@@ -137,27 +159,59 @@ fn check_node<'s>(
         };
         if missing {
             diagnostics.push(
-                Diagnostic::new(Code::E005, format!("`{name}` needs its `{}` argument", argument.name), head, "argument missing")
-                    .with_help(format!("`{}`: {}", argument.name, argument.doc)),
+                Diagnostic::new(
+                    Code::E005,
+                    format!("`{name}` needs its `{}` argument", argument.name),
+                    head,
+                    "argument missing",
+                )
+                .with_help(format!("`{}`: {}", argument.name, argument.doc)),
             );
         }
     }
     for property in schema.properties.iter().filter(|p| p.required) {
-        if !node.entries().iter().any(|e| e.name().is_some_and(|k| k.value() == property.name)) {
+        if !node
+            .entries()
+            .iter()
+            .any(|e| e.name().is_some_and(|k| k.value() == property.name))
+        {
             diagnostics.push(
-                Diagnostic::new(Code::E005, format!("`{name}` needs the property `{}`", property.name), head, "property missing")
-                    .with_help(format!("add `{}=…`: {}", property.name, property.doc)),
+                Diagnostic::new(
+                    Code::E005,
+                    format!("`{name}` needs the property `{}`", property.name),
+                    head,
+                    "property missing",
+                )
+                .with_help(format!("add `{}=…`: {}", property.name, property.doc)),
             );
         }
     }
     let children = node
         .children()
-        .map(|doc| check_children(schema, root, doc.nodes().iter().map(|n| (file, n)), diagnostics))
+        .map(|doc| {
+            check_children(
+                schema,
+                root,
+                doc.nodes().iter().map(|n| (file, n)),
+                diagnostics,
+            )
+        })
         .unwrap_or_default();
-    Checked { schema, head, args, props, children }
+    Checked {
+        schema,
+        head,
+        args,
+        props,
+        children,
+    }
 }
 
-fn check_value(ty: &ValueType, value: &KdlValue, span: Span, diagnostics: &mut Diagnostics) -> Option<Spanned<Value>> {
+fn check_value(
+    ty: &ValueType,
+    value: &KdlValue,
+    span: Span,
+    diagnostics: &mut Diagnostics,
+) -> Option<Spanned<Value>> {
     match values::check(ty, value) {
         Ok(checked) => Some(Spanned::new(checked, span)),
         Err(invalid) => {
@@ -170,7 +224,9 @@ fn check_value(ty: &ValueType, value: &KdlValue, span: Span, diagnostics: &mut D
             // An invalid name still names its node, so references to it do not
             // cascade into "unknown" errors; nothing is emitted after an error.
             match value {
-                KdlValue::String(name) if is_name => Some(Spanned::new(Value::String(name.clone()), span)),
+                KdlValue::String(name) if is_name => {
+                    Some(Spanned::new(Value::String(name.clone()), span))
+                }
                 _ => None,
             }
         }
@@ -178,10 +234,21 @@ fn check_value(ty: &ValueType, value: &KdlValue, span: Span, diagnostics: &mut D
 }
 
 fn unknown_node(parent: &NodeSchema, root: &NodeSchema, name: &str, span: Span) -> Diagnostic {
-    let context = if parent.name.is_empty() { "at the top level".to_string() } else { format!("inside `{}`", parent.name) };
-    let diagnostic = Diagnostic::new(Code::E003, format!("unknown node `{name}` {context}"), span, "unknown node");
+    let context = if parent.name.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("inside `{}`", parent.name)
+    };
+    let diagnostic = Diagnostic::new(
+        Code::E003,
+        format!("unknown node `{name}` {context}"),
+        span,
+        "unknown node",
+    );
     let help = did_you_mean(name, parent.children.iter().map(|c| c.name.as_str()))
-        .or_else(|| find_parent(root, name).map(|owner| format!("`{name}` belongs inside `{owner}`")))
+        .or_else(|| {
+            find_parent(root, name).map(|owner| format!("`{name}` belongs inside `{owner}`"))
+        })
         .unwrap_or_else(|| {
             let known: Vec<&str> = parent.children.iter().map(|c| c.name.as_str()).collect();
             if known.is_empty() {
@@ -205,7 +272,12 @@ fn find_parent<'s>(schema: &'s NodeSchema, name: &str) -> Option<&'s str> {
 }
 
 fn unknown_property(schema: &NodeSchema, key: &str, span: Span) -> Diagnostic {
-    let diagnostic = Diagnostic::new(Code::E004, format!("`{}` has no property `{key}`", schema.name), span, "unknown property");
+    let diagnostic = Diagnostic::new(
+        Code::E004,
+        format!("`{}` has no property `{key}`", schema.name),
+        span,
+        "unknown property",
+    );
     let known: Vec<&str> = schema.properties.iter().map(|p| p.name.as_str()).collect();
     let help = did_you_mean(key, known.iter().copied()).unwrap_or_else(|| {
         if known.is_empty() {
@@ -223,8 +295,13 @@ fn unexpected_argument(schema: &NodeSchema, span: Span) -> Diagnostic {
         1 => "one argument".to_string(),
         n => format!("{n} arguments"),
     };
-    Diagnostic::new(Code::E006, format!("`{}` takes {expected}", schema.name), span, "unexpected argument")
-        .with_help("remove the extra value, or write it as a property (`key=value`)")
+    Diagnostic::new(
+        Code::E006,
+        format!("`{}` takes {expected}", schema.name),
+        span,
+        "unexpected argument",
+    )
+    .with_help("remove the extra value, or write it as a property (`key=value`)")
 }
 
 pub fn span_of(file: FileId, span: miette::SourceSpan) -> Span {

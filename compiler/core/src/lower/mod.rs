@@ -39,12 +39,18 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
 fn lower_project(node: &Checked) -> Option<Project> {
     Some(Project {
         name: node.string_arg(0)?,
-        domains: node.children_named("domain").filter_map(|d| d.string_arg(0)).collect(),
+        domains: node
+            .children_named("domain")
+            .filter_map(|d| d.string_arg(0))
+            .collect(),
     })
 }
 
 fn lower_secret(node: &Checked) -> Option<Secret> {
-    Some(Secret { name: node.string_arg(0)?, env: node.string_prop("env") })
+    Some(Secret {
+        name: node.string_arg(0)?,
+        env: node.string_prop("env"),
+    })
 }
 
 fn lower_host(node: &Checked) -> Option<Host> {
@@ -53,11 +59,17 @@ fn lower_host(node: &Checked) -> Option<Host> {
         addresses: node
             .children_named("address")
             .filter_map(|a| match a.arg(0) {
-                Some(Spanned { value: Value::Ip(ip), span }) => Some(Spanned::new(*ip, *span)),
+                Some(Spanned {
+                    value: Value::Ip(ip),
+                    span,
+                }) => Some(Spanned::new(*ip, *span)),
                 _ => None,
             })
             .collect(),
-        proxy: node.child("proxy").map(|p| Proxy { image: image_prop(p), span: p.head }),
+        proxy: node.child("proxy").map(|p| Proxy {
+            image: image_prop(p),
+            span: p.head,
+        }),
     })
 }
 
@@ -74,7 +86,9 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
 
 fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Service> {
     let strings = |name: &str| -> Vec<Spanned<String>> {
-        node.children_named(name).flat_map(|c| c.rest(0).filter_map(spanned_string)).collect()
+        node.children_named(name)
+            .flat_map(|c| c.rest(0).filter_map(spanned_string))
+            .collect()
     };
     Some(Service {
         name: node.string_arg(0)?,
@@ -87,7 +101,11 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                 .collect()
         }),
         role: node.child("role").and_then(|r| r.string_arg(0)).map(|r| {
-            let role = if r.value == "datastore" { Role::Datastore } else { Role::App };
+            let role = if r.value == "datastore" {
+                Role::Datastore
+            } else {
+                Role::App
+            };
             Spanned::new(role, r.span)
         }),
         routes: node
@@ -104,8 +122,14 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             })
             .collect(),
         ports: strings("ports"),
-        env: node.children_named("env").filter_map(|e| lower_env(e, diagnostics)).collect(),
-        depends_on: strings("depends-on").into_iter().map(Reference::new).collect(),
+        env: node
+            .children_named("env")
+            .filter_map(|e| lower_env(e, diagnostics))
+            .collect(),
+        depends_on: strings("depends-on")
+            .into_iter()
+            .map(Reference::new)
+            .collect(),
         healthcheck: node.child("healthcheck").and_then(|h| {
             Some(Healthcheck {
                 command: h.string_prop("command")?.value,
@@ -148,13 +172,28 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                 })
             })
             .collect(),
-        command: node
-            .child("command")
-            .map(|c| c.rest(0).filter_map(spanned_string).map(|s| s.value).collect()),
-        user: node.child("user").and_then(|u| u.string_arg(0)).map(|u| u.value),
-        labels: node.children_named("label").filter_map(|l| lower_label(l, diagnostics)).collect(),
-        restart: node.child("restart").and_then(|r| r.string_arg(0)).map(|r| r.value),
-        capabilities: strings("capabilities").into_iter().map(|c| c.value).collect(),
+        command: node.child("command").map(|c| {
+            c.rest(0)
+                .filter_map(spanned_string)
+                .map(|s| s.value)
+                .collect()
+        }),
+        user: node
+            .child("user")
+            .and_then(|u| u.string_arg(0))
+            .map(|u| u.value),
+        labels: node
+            .children_named("label")
+            .filter_map(|l| lower_label(l, diagnostics))
+            .collect(),
+        restart: node
+            .child("restart")
+            .and_then(|r| r.string_arg(0))
+            .map(|r| r.value),
+        capabilities: strings("capabilities")
+            .into_iter()
+            .map(|c| c.value)
+            .collect(),
         hardening: node
             .child("hardening")
             .and_then(|h| match h.arg(0).map(|a| &a.value) {
@@ -182,9 +221,14 @@ fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
         }),
         (Some(literal), Some(secret)) => {
             diagnostics.push(
-                Diagnostic::new(Code::E013, format!("`{}` has both a value and a secret", name.value), secret.span, "secret here")
-                    .with_secondary(literal.span, "literal value here")
-                    .with_help("keep one: a literal value or `secret=\"name\"`"),
+                Diagnostic::new(
+                    Code::E013,
+                    format!("`{}` has both a value and a secret", name.value),
+                    secret.span,
+                    "secret here",
+                )
+                .with_secondary(literal.span, "literal value here")
+                .with_help("keep one: a literal value or `secret=\"name\"`"),
             );
             None
         }
@@ -192,8 +236,16 @@ fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
         (None, None) if node.args.len() > 1 => None,
         (None, None) => {
             diagnostics.push(
-                Diagnostic::new(Code::E005, format!("`{}` has no value", name.value), node.head, "value missing")
-                    .with_help(format!("write `env \"{}\" \"value\"` or `env \"{}\" secret=\"name\"`", name.value, name.value)),
+                Diagnostic::new(
+                    Code::E005,
+                    format!("`{}` has no value", name.value),
+                    node.head,
+                    "value missing",
+                )
+                .with_help(format!(
+                    "write `env \"{}\" \"value\"` or `env \"{}\" secret=\"name\"`",
+                    name.value, name.value
+                )),
             );
             None
         }
@@ -203,7 +255,10 @@ fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
 fn lower_label(node: &Checked, diagnostics: &mut Diagnostics) -> Option<(Spanned<String>, String)> {
     let key = node.string_arg(0)?;
     let value = node.string_arg(1)?.value;
-    if let Some(prefix) = RESERVED_LABEL_PREFIXES.iter().find(|p| key.value.starts_with(*p)) {
+    if let Some(prefix) = RESERVED_LABEL_PREFIXES
+        .iter()
+        .find(|p| key.value.starts_with(*p))
+    {
         diagnostics.push(
             Diagnostic::new(Code::E011, format!("labels under `{prefix}` are generated by infrac"), key.span, "reserved key")
                 .with_help("describe routes with `route` and leave `traefik.*` and `infrac.*` labels to the compiler"),
@@ -215,7 +270,10 @@ fn lower_label(node: &Checked, diagnostics: &mut Diagnostics) -> Option<(Spanned
 
 fn image_prop(node: &Checked) -> Option<Spanned<crate::values::ImageRef>> {
     match node.prop("image")? {
-        Spanned { value: Value::Image(image), span } => Some(Spanned::new(image.clone(), *span)),
+        Spanned {
+            value: Value::Image(image),
+            span,
+        } => Some(Spanned::new(image.clone(), *span)),
         _ => None,
     }
 }
