@@ -188,3 +188,35 @@ fn compose_accepts_every_artifact_and_loads_the_meant_model() {
     let fixtures = support::workspace().join("tests/fixtures");
     check_project(&compose, "tricky-values", &fixtures, "tricky-values.kdl");
 }
+
+#[test]
+fn compose_files_match_the_compose_spec_schema() {
+    let Some(check_jsonschema) = support::validator("check-jsonschema") else {
+        return;
+    };
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for example in support::examples() {
+        let dir = support::write_tree(
+            &support::build_example(&example),
+            &format!("schema-{example}"),
+        );
+        for path in support::build_example(&example)
+            .keys()
+            .filter(|p| p.ends_with("compose.yaml"))
+        {
+            files.push(dir.join(path));
+        }
+        dirs.push(dir);
+    }
+    assert!(files.len() > 5);
+    let (ok, stdout, stderr) = support::run(
+        Command::new(check_jsonschema)
+            .args(["--builtin-schema", "vendor.compose-spec"])
+            .args(&files),
+    );
+    assert!(ok, "compose-spec schema rejects:\n{stdout}{stderr}");
+    for dir in dirs {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

