@@ -5,6 +5,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::source::Spanned;
+use crate::values::ImageRef;
+
 #[derive(Serialize)]
 pub struct ComposeFile {
     pub name: String,
@@ -124,6 +127,15 @@ pub const GENERATED_HEADER: &str =
 /// A literal for Compose: `$` would start an interpolation, `$$` is a literal `$`.
 pub fn literal(value: &str) -> String {
     value.replace('$', "$$")
+}
+
+/// The image as Compose reads it; empty only when the source's image was invalid,
+/// which stops the build before emitting.
+pub fn image_reference(image: &Option<Spanned<ImageRef>>) -> String {
+    image
+        .as_ref()
+        .map(|i| literal(&i.value.reference))
+        .unwrap_or_default()
 }
 
 pub fn to_yaml<T: Serialize>(value: &T) -> String {

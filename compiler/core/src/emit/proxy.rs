@@ -28,11 +28,7 @@ pub fn emit_proxy(
         .collect();
 
     let mut traefik = ComposeService {
-        image: proxy
-            .image
-            .as_ref()
-            .map(|i| literal(&i.value.reference))
-            .unwrap_or_default(),
+        image: image_reference(&proxy.image),
         command: Some(
             [
                 "--providers.docker=true",

@@ -83,11 +83,7 @@ fn compose_service(
     variables: &mut BTreeMap<String, String>,
 ) -> ComposeService {
     let mut compose = ComposeService {
-        image: service
-            .image
-            .as_ref()
-            .map(|i| literal(&i.value.reference))
-            .unwrap_or_default(),
+        image: image_reference(&service.image),
         command: service
             .command
             .as_ref()
