@@ -75,6 +75,10 @@ pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
         (ValueType::Number, KdlValue::Integer(_) | KdlValue::Float(_)) => {
             Err(invalid("expected a positive number"))
         }
+        (ValueType::String, KdlValue::Integer(_) | KdlValue::Float(_) | KdlValue::Bool(_)) => {
+            Err(invalid(format!("expected a string, found {}", kind_of(value)))
+                .help("quote the value: strings are written in quotes, so `1.10` stays `\"1.10\"` and does not become 1.1"))
+        }
         (ty, KdlValue::String(s)) => check_string(ty, s),
         (ty, other) => Err(invalid(format!(
             "expected {}, found {}",
