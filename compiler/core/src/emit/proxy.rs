@@ -9,7 +9,7 @@ use super::compose_file::*;
 use super::stack::ingress_network;
 use crate::model::{Host, HostId, Model, Tier};
 
-const SOCKET_PROXY_IMAGE: &str = "tecnativa/docker-socket-proxy:0.3.0";
+const SOCKET_PROXY_IMAGE: &str = "ghcr.io/tecnativa/docker-socket-proxy:v0.3.0";
 const SOCKET_NETWORK: &str = "docker-api";
 
 pub fn emit_proxy(
