@@ -71,10 +71,6 @@ impl SourceMap {
         self.files.iter().position(|f| f.path == path).map(FileId)
     }
 
-    pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files.iter().enumerate().map(|(i, f)| (FileId(i), f))
-    }
-
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_column(&self, file: FileId, offset: usize) -> (usize, usize) {
         let text = &self.file(file).text;

@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 
 use crate::model::{HostId, Model};
 
-pub use manifest::MANIFEST_PATH;
-
 /// Relative path → content, ordered so iteration is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
 
@@ -24,6 +22,6 @@ pub fn emit(model: &Model) -> Artifacts {
         proxy::emit_proxy(model, HostId(index), host, &mut artifacts);
     }
     let manifest = manifest::manifest(&artifacts);
-    artifacts.insert(MANIFEST_PATH.to_string(), manifest);
+    artifacts.insert(manifest::MANIFEST_PATH.to_string(), manifest);
     artifacts
 }
