@@ -197,14 +197,9 @@ fn compose_files_match_the_compose_spec_schema() {
     let mut files = Vec::new();
     let mut dirs = Vec::new();
     for example in support::examples() {
-        let dir = support::write_tree(
-            &support::build_example(&example),
-            &format!("schema-{example}"),
-        );
-        for path in support::build_example(&example)
-            .keys()
-            .filter(|p| p.ends_with("compose.yaml"))
-        {
+        let artifacts = support::build_example(&example);
+        let dir = support::write_tree(&artifacts, &format!("schema-{example}"));
+        for path in artifacts.keys().filter(|p| p.ends_with("compose.yaml")) {
             files.push(dir.join(path));
         }
         dirs.push(dir);

@@ -158,6 +158,7 @@ pub struct Service {
     pub user: Option<String>,
     pub labels: Vec<(Spanned<String>, String)>,
     pub restart: Option<String>,
+    /// Without the `CAP_` prefix.
     pub capabilities: Vec<String>,
     pub hardening: bool,
 }

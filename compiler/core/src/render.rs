@@ -62,7 +62,7 @@ struct JsonDiagnostic<'a> {
 }
 
 #[derive(Serialize)]
-pub struct JsonLocation<'a> {
+struct JsonLocation<'a> {
     pub file: &'a str,
     pub line: usize,
     pub column: usize,
@@ -78,7 +78,7 @@ struct JsonLabel<'a> {
     location: JsonLocation<'a>,
 }
 
-pub fn location<'a>(sources: &'a SourceMap, span: Span) -> JsonLocation<'a> {
+fn location<'a>(sources: &'a SourceMap, span: Span) -> JsonLocation<'a> {
     let (line, column) = sources.line_column(span.file, span.start);
     let (end_line, end_column) = sources.line_column(span.file, span.end);
     JsonLocation {

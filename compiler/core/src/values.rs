@@ -29,6 +29,42 @@ impl Value {
             _ => None,
         }
     }
+
+    pub fn as_integer(&self) -> Option<u64> {
+        match self {
+            Value::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_port(&self) -> Option<u16> {
+        match self {
+            Value::Port(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// Bytes of a `size` value.
+    pub fn as_size(&self) -> Option<u64> {
+        match self {
+            Value::Size(bytes) => Some(*bytes),
+            _ => None,
+        }
+    }
 }
 
 /// A failed check: the message, and help where there is something to suggest.

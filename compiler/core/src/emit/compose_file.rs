@@ -147,11 +147,15 @@ pub fn to_yaml<T: Serialize>(value: &T) -> String {
     }
 }
 
-/// A short stable hash of a service's effective configuration: a rollout can
-/// skip the services whose hash did not change.
-pub fn config_hash(service: &ComposeService) -> String {
+/// Labels the service with a short stable hash of its effective configuration
+/// (everything written so far), so a rollout can skip services whose hash did
+/// not change. Call it last; the label goes first.
+pub fn add_config_hash(service: &mut ComposeService) {
     let digest = Sha256::digest(to_yaml(service).as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    service
+        .labels
+        .insert_before(0, "infrac.config-hash".to_string(), hash);
 }
 
 /// Hardening every service gets unless it opts out.

@@ -100,12 +100,8 @@ pub fn emit_proxy(
         networks: IndexMap::new(),
         volumes: IndexMap::new(),
     };
-    for service in [&mut traefik, &mut socket_proxy] {
-        let hash = config_hash(service);
-        service
-            .labels
-            .insert("infrac.config-hash".to_string(), hash);
-    }
+    add_config_hash(&mut traefik);
+    add_config_hash(&mut socket_proxy);
     file.services.insert("traefik".to_string(), traefik);
     file.services
         .insert("socket-proxy".to_string(), socket_proxy);

@@ -173,13 +173,12 @@ fn compose_service(
         } else {
             &[]
         };
-        let wanted = service
-            .capabilities
-            .iter()
-            .map(|c| c.trim_start_matches("CAP_").to_string());
         harden(
             &mut compose,
-            entrypoint.iter().map(|c| c.to_string()).chain(wanted),
+            entrypoint
+                .iter()
+                .map(|c| c.to_string())
+                .chain(service.capabilities.iter().cloned()),
         );
     } else {
         compose.cap_add = service.capabilities.clone();
@@ -188,10 +187,7 @@ fn compose_service(
     for (key, value) in &service.labels {
         compose.labels.insert(key.value.clone(), literal(value));
     }
-    let hash = config_hash(&compose);
-    compose
-        .labels
-        .insert_before(0, "infrac.config-hash".to_string(), hash);
+    add_config_hash(&mut compose);
     compose
 }
 

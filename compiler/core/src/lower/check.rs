@@ -47,10 +47,7 @@ impl<'s> Checked<'s> {
     }
 
     pub fn bool_prop(&self, name: &str) -> Option<bool> {
-        match self.prop(name)?.value {
-            Value::Bool(b) => Some(b),
-            _ => None,
-        }
+        self.prop(name)?.value.as_bool()
     }
 
     pub fn children_named<'a>(

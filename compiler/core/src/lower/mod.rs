@@ -113,10 +113,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .filter_map(|r| {
                 Some(Route {
                     hostname: r.string_arg(0)?,
-                    port: match r.prop("port")?.value {
-                        Value::Port(p) => Some(p),
-                        _ => None,
-                    },
+                    port: r.prop("port")?.value.as_port(),
                     span: r.head,
                 })
             })
@@ -135,22 +132,13 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                 command: h.string_prop("command")?.value,
                 interval: h.string_prop("interval").map(|s| s.value),
                 timeout: h.string_prop("timeout").map(|s| s.value),
-                retries: match h.prop("retries").map(|r| &r.value) {
-                    Some(Value::Integer(i)) => Some(*i),
-                    _ => None,
-                },
+                retries: h.prop("retries").and_then(|r| r.value.as_integer()),
                 start_period: h.string_prop("start-period").map(|s| s.value),
             })
         }),
         resources: node.child("resources").map(|r| Resources {
-            cpus: match r.prop("cpus").map(|c| &c.value) {
-                Some(Value::Number(n)) => Some(*n),
-                _ => None,
-            },
-            memory: match r.prop("memory").map(|m| &m.value) {
-                Some(Value::Size(bytes)) => Some(*bytes),
-                _ => None,
-            },
+            cpus: r.prop("cpus").and_then(|c| c.value.as_number()),
+            memory: r.prop("memory").and_then(|m| m.value.as_size()),
         }),
         volumes: node
             .children_named("volume")
@@ -190,16 +178,14 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .child("restart")
             .and_then(|r| r.string_arg(0))
             .map(|r| r.value),
+        // Compose and Docker take capability names without the kernel's `CAP_` prefix.
         capabilities: strings("capabilities")
             .into_iter()
-            .map(|c| c.value)
+            .map(|c| c.value.trim_start_matches("CAP_").to_string())
             .collect(),
         hardening: node
             .child("hardening")
-            .and_then(|h| match h.arg(0).map(|a| &a.value) {
-                Some(Value::Bool(b)) => Some(*b),
-                _ => None,
-            })
+            .and_then(|h| h.arg(0)?.value.as_bool())
             .unwrap_or(true),
     })
 }
