@@ -69,10 +69,15 @@ fn check_passes_the_examples() {
 #[test]
 fn check_points_at_the_offending_line() {
     let cases = [
-        ("published-ports.kdl", "E102", 9),
-        ("missing-networks.kdl", "E101", 7),
-        ("exposed-datastore.kdl", "E104", 9),
-        ("cross-stack-dependency.kdl", "E106", 9),
+        ("published-ports.kdl", "E102", 10),
+        ("missing-networks.kdl", "E101", 8),
+        ("exposed-datastore.kdl", "E104", 10),
+        ("cross-stack-dependency.kdl", "E106", 10),
+        ("overlapping-cidrs.kdl", "E201", 2),
+        ("cidr-family-mismatch.kdl", "E202", 8),
+        ("ssh-lockout.kdl", "E203", 6),
+        ("invalid-host-values.kdl", "E007", 10),
+        ("invalid-host-values.kdl", "E007", 13),
     ];
     for (file, code, line) in cases {
         let (exit, json) = check_json(&case(file));
@@ -95,7 +100,7 @@ fn human_output_has_code_span_and_help_without_colour() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("E102(published-ports)"), "{stderr}");
-    assert!(stderr.contains("published-ports.kdl:9:15"), "{stderr}");
+    assert!(stderr.contains("published-ports.kdl:10:15"), "{stderr}");
     assert!(stderr.contains("help:"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "colour codes with NO_COLOR set");
 }

@@ -65,16 +65,30 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
             .join(&host.name.value)
             .join("proxy/compose.yaml");
         let loaded = compose_config(compose, &file, &BTreeMap::new());
-        let published: Vec<i64> = loaded["services"]["traefik"]["ports"]
+        let published: BTreeSet<(i64, String)> = loaded["services"]["traefik"]["ports"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p["published"].as_str().unwrap().parse().unwrap())
+            .map(|p| {
+                (
+                    p["published"].as_str().unwrap().parse().unwrap(),
+                    p["host_ip"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        // daemon.json binds unnamed addresses to loopback, so every binding is explicit.
+        let addresses: &[&str] = if host.has_ipv6() {
+            &["0.0.0.0", "::"]
+        } else {
+            &["0.0.0.0"]
+        };
+        let expected: BTreeSet<(i64, String)> = [80, 443]
+            .iter()
+            .flat_map(|port| addresses.iter().map(move |a| (*port, a.to_string())))
             .collect();
         assert_eq!(
-            published,
-            [80, 443],
-            "{label}: the proxy publishes 80 and 443"
+            published, expected,
+            "{label}: the proxy publishes 80 and 443 on every address"
         );
         checked += 1;
     }

@@ -73,9 +73,13 @@ codes! {
     E107 Error "dependency-cycle" "services depend on each other in a cycle";
     E108 Error "duplicate-route" "a route hostname is used twice";
     E109 Error "route-without-proxy" "a route on a host without a proxy";
+    E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
+    E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
+    E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
     W102 Warning "unpinned-image" "an image has no pinned tag";
     W103 Warning "route-without-healthcheck" "a routed service has no healthcheck";
+    W201 Warning "ssh-open-to-world" "SSH is open to the whole internet";
 }
 
 impl std::fmt::Display for Code {

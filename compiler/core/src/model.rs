@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 use crate::source::{Span, Spanned};
 use crate::values::ImageRef;
 
@@ -26,6 +28,8 @@ pub struct HostId(pub usize);
 pub struct SecretId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StackId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CidrSetId(pub usize);
 /// A service is addressed by its stack and its index in that stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId {
@@ -37,6 +41,7 @@ pub struct ServiceId {
 pub struct Model {
     pub project: Option<Project>,
     pub secrets: Vec<Secret>,
+    pub cidr_sets: Vec<CidrSet>,
     pub hosts: Vec<Host>,
     pub stacks: Vec<Stack>,
 }
@@ -44,6 +49,18 @@ pub struct Model {
 impl Model {
     pub fn service(&self, id: ServiceId) -> &Service {
         &self.stacks[id.stack.0].services[id.index]
+    }
+
+    /// The networks a source stands for; `None` when it is invalid or names no
+    /// set (already reported), so checks do not pile follow-up errors on it.
+    pub fn networks_of(&self, source: &AddressSource) -> Option<Vec<IpNet>> {
+        match source {
+            AddressSource::Cidr(net) => Some(vec![net.value]),
+            AddressSource::Set(set) => set
+                .target
+                .map(|id| self.cidr_sets[id.0].cidrs.iter().map(|c| c.value).collect()),
+            AddressSource::Invalid(_) => None,
+        }
     }
 
     pub fn services(&self) -> impl Iterator<Item = (ServiceId, &Stack, &Service)> {
@@ -89,10 +106,106 @@ impl Secret {
 }
 
 #[derive(Clone, Debug)]
+pub struct CidrSet {
+    pub name: Spanned<String>,
+    pub cidrs: Vec<Spanned<IpNet>>,
+}
+
+/// Where traffic may come from: a network written in place, or a `cidr-set`.
+#[derive(Clone, Debug)]
+pub enum AddressSource {
+    Cidr(Spanned<IpNet>),
+    Set(Reference<CidrSetId>),
+    /// A value that failed its type check.
+    Invalid(Span),
+}
+
+impl AddressSource {
+    pub fn span(&self) -> Span {
+        match self {
+            AddressSource::Cidr(net) => net.span,
+            AddressSource::Set(set) => set.name.span,
+            AddressSource::Invalid(span) => *span,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Host {
     pub name: Spanned<String>,
     pub addresses: Vec<Spanned<IpAddr>>,
+    pub interface: Option<String>,
+    pub ssh: Ssh,
+    pub firewall: Firewall,
+    pub users: Vec<User>,
+    pub packages: Vec<String>,
+    pub address_pools: Vec<AddressPool>,
     pub proxy: Option<Proxy>,
+}
+
+impl Host {
+    pub fn has_ipv6(&self) -> bool {
+        self.addresses.iter().any(|a| a.value.is_ipv6())
+    }
+}
+
+/// SSH access. `span` is the `ssh` node, or the host's name when the node is absent.
+#[derive(Clone, Debug)]
+pub struct Ssh {
+    pub port: u16,
+    /// `None`: from anywhere.
+    pub allow_from: Option<AddressSource>,
+    pub declared: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PortMatch {
+    pub protocol: Protocol,
+    pub port: u16,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Firewall {
+    pub allows: Vec<Allow>,
+    /// Ports containers may not connect to; the default (SMTP) is already filled in.
+    pub deny_egress: Vec<PortMatch>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Allow {
+    pub port: PortMatch,
+    /// `None`: from anywhere.
+    pub from: Option<AddressSource>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: Spanned<String>,
+    pub ssh_key: String,
+    pub sudo: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct AddressPool {
+    pub base: Spanned<IpNet>,
+    pub size: u8,
 }
 
 #[derive(Clone, Debug)]

@@ -10,7 +10,25 @@ use crate::source::{Span, Spanned};
 
 pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     let secrets = index_names("secret", model.secrets.iter().map(|s| &s.name), diagnostics);
+    let cidr_sets = index_names(
+        "cidr-set",
+        model.cidr_sets.iter().map(|s| &s.name),
+        diagnostics,
+    );
     let hosts = index_names("host", model.hosts.iter().map(|h| &h.name), diagnostics);
+    for host in &mut model.hosts {
+        let sources = host.ssh.allow_from.iter_mut().chain(
+            host.firewall
+                .allows
+                .iter_mut()
+                .filter_map(|a| a.from.as_mut()),
+        );
+        for source in sources {
+            if let AddressSource::Set(set) = source {
+                set.target = lookup("cidr-set", &set.name, &cidr_sets, diagnostics).map(CidrSetId);
+            }
+        }
+    }
     index_names("stack", model.stacks.iter().map(|s| &s.name), diagnostics);
     let services: Vec<BTreeMap<String, usize>> = model
         .stacks

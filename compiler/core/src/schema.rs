@@ -27,6 +27,12 @@ pub enum ValueType {
     EnvName,
     Path,
     Capability,
+    Cidr,
+    /// A CIDR, or the name of a `cidr-set`.
+    Source,
+    Interface,
+    SshKey,
+    Package,
     Enum(Vec<String>),
 }
 
@@ -50,6 +56,13 @@ impl ValueType {
             ValueType::EnvName => "an environment variable name (letters, digits, `_`)".into(),
             ValueType::Path => "an absolute path".into(),
             ValueType::Capability => "a Linux capability name such as `NET_BIND_SERVICE`".into(),
+            ValueType::Cidr => "a CIDR such as `198.51.100.0/24` or `2001:db8::/32`".into(),
+            ValueType::Source => "a CIDR or the name of a `cidr-set`".into(),
+            ValueType::Interface => "a network interface name such as `eth0`".into(),
+            ValueType::SshKey => {
+                "an SSH public key line such as `ssh-ed25519 AAAA… user@host`".into()
+            }
+            ValueType::Package => "a Debian package name such as `fail2ban`".into(),
             ValueType::Enum(values) => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
@@ -73,6 +86,11 @@ impl ValueType {
             "env-name" => ValueType::EnvName,
             "path" => ValueType::Path,
             "capability" => ValueType::Capability,
+            "cidr" => ValueType::Cidr,
+            "source" => ValueType::Source,
+            "interface" => ValueType::Interface,
+            "ssh-key" => ValueType::SshKey,
+            "package" => ValueType::Package,
             "enum" if !values.is_empty() => ValueType::Enum(values),
             "enum" => return Err("an enum needs `values`".into()),
             other => return Err(format!("unknown type `{other}`")),

@@ -4,6 +4,8 @@
 
 use std::net::IpAddr;
 
+use base64::Engine;
+use ipnet::IpNet;
 use kdl::KdlValue;
 
 use crate::schema::ValueType;
@@ -20,6 +22,7 @@ pub enum Value {
     Size(u64),
     Image(ImageRef),
     Ip(IpAddr),
+    Cidr(IpNet),
 }
 
 impl Value {
@@ -54,6 +57,13 @@ impl Value {
     pub fn as_port(&self) -> Option<u16> {
         match self {
             Value::Port(p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    pub fn as_cidr(&self) -> Option<IpNet> {
+        match self {
+            Value::Cidr(net) => Some(*net),
             _ => None,
         }
     }
@@ -150,6 +160,13 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::EnvName => check_env_name(s).map(|()| string()),
         ValueType::Path => check_path(s).map(|()| string()),
         ValueType::Capability => check_capability(s).map(|()| string()),
+        ValueType::Cidr => parse_cidr(s).map(Value::Cidr),
+        // An address (it has `.`, `:` or `/`) is a CIDR; anything else names a `cidr-set`.
+        ValueType::Source if s.contains(['.', ':', '/']) => parse_cidr(s).map(Value::Cidr),
+        ValueType::Source => check_name(s).map(|()| string()),
+        ValueType::Interface => check_interface(s).map(|()| string()),
+        ValueType::SshKey => check_ssh_key(s).map(|()| string()),
+        ValueType::Package => check_package(s).map(|()| string()),
         ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
         ValueType::Enum(values) => {
             let mut error = invalid(format!("`{s}` is not {}", ty.describe()));
@@ -328,6 +345,107 @@ pub fn check_capability(s: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A network in CIDR notation; a bare address is a network of one address.
+/// Host bits must be zero, so `10.0.0.1/8` is refused with the network it meant.
+pub fn parse_cidr(s: &str) -> Result<IpNet, Invalid> {
+    let net = match s.split_once('/') {
+        Some(_) => s.parse::<IpNet>().map_err(|_| ()),
+        None => s.parse::<IpAddr>().map(IpNet::from).map_err(|_| ()),
+    }
+    .map_err(|()| {
+        invalid(format!("`{s}` is not a CIDR"))
+            .help("write an address and a prefix length, e.g. `198.51.100.0/24` or `2001:db8::/32`")
+    })?;
+    if net.trunc() != net {
+        return Err(invalid(format!("`{s}` has host bits set")).help(format!(
+            "the network is `{}`; a CIDR names the first address of its range",
+            net.trunc()
+        )));
+    }
+    Ok(net)
+}
+
+/// A Linux network interface name: 1–15 bytes, no `/`, `:`, whitespace or quotes.
+pub fn check_interface(s: &str) -> Result<(), Invalid> {
+    let valid = !s.is_empty()
+        && s.len() <= 15
+        && s != "."
+        && s != ".."
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not an interface name"))
+            .help("Linux interface names have 1–15 characters of a-z, A-Z, 0-9, `-`, `_` and `.`, e.g. `eth0` or `ens3`"))
+    }
+}
+
+/// A Debian package name (Debian Policy §5.6.7): lower case, digits, `+`, `-`, `.`,
+/// at least two characters, starting with a letter or digit.
+pub fn check_package(s: &str) -> Result<(), Invalid> {
+    let valid = s.len() >= 2
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a Debian package name"))
+            .help("package names are lower case letters, digits, `+`, `-` and `.`, e.g. `unattended-upgrades`"))
+    }
+}
+
+/// Key types OpenSSH accepts in `authorized_keys`.
+const SSH_KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+/// A public key line as `authorized_keys` takes it: `TYPE BASE64 [COMMENT]`, where
+/// the decoded key starts with its own type name (RFC 4253 §6.6), so a pasted
+/// private key, a truncated blob or a type that disagrees with the blob is refused.
+pub fn check_ssh_key(s: &str) -> Result<(), Invalid> {
+    let help =
+        "paste one line of a `.pub` file, e.g. `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… user@laptop`";
+    if s.contains("PRIVATE KEY") {
+        return Err(invalid("this is a private key").help(
+            "give the public half (the `.pub` file); the private key never leaves its owner's machine",
+        ));
+    }
+    if s.contains(['\n', '\r']) {
+        return Err(invalid("an SSH key is one line").help(help));
+    }
+    let mut words = s.split_whitespace();
+    let (Some(kind), Some(blob)) = (words.next(), words.next()) else {
+        return Err(invalid("an SSH public key needs a type and a key").help(help));
+    };
+    if !SSH_KEY_TYPES.contains(&kind) {
+        return Err(invalid(format!("`{kind}` is not an SSH public key type"))
+            .help(format!("known types: {}", SSH_KEY_TYPES.join(", "))));
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .map_err(|_| invalid("the SSH key's data is not valid base64").help(help))?;
+    let embedded = decoded
+        .get(..4)
+        .map(|len| u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize)
+        .and_then(|len| decoded.get(4..4 + len));
+    if embedded != Some(kind.as_bytes()) {
+        return Err(
+            invalid(format!("the SSH key's data is not a `{kind}` key")).help(
+                "the key is truncated or its type does not match its data; copy the whole line again",
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// An OCI image reference: `[registry/]path[:tag][@digest]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageRef {
@@ -462,6 +580,28 @@ mod tests {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert!(parse_size("1.5GiB").is_err());
         assert!(parse_size("0B").is_err());
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_cidr("2001:db8::1").unwrap().to_string(),
+            "2001:db8::1/128"
+        );
+        assert!(parse_cidr("10.0.0.1/8").is_err());
+        assert!(parse_cidr("10.0.0.0/33").is_err());
+        assert!(parse_cidr("admins").is_err());
+    }
+
+    #[test]
+    fn ssh_keys() {
+        let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPdHfSbvVigFFPVMEhb3yfIixa00/SG9V3u+SKsHDSHj deploy@laptop";
+        assert!(check_ssh_key(key).is_ok());
+        assert!(check_ssh_key(&key.replace("ssh-ed25519", "ssh-rsa")).is_err());
+        assert!(check_ssh_key("ssh-ed25519 AAAAC3NzaC1lZDI1").is_err());
+        assert!(check_ssh_key("-----BEGIN OPENSSH PRIVATE KEY-----").is_err());
+        assert!(check_ssh_key("ssh-ed25519").is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! network-tier model. One file per check, each with one entry function; the
 //! reachability graph they share is built once in [`graph`].
 
+mod cidrs;
 mod datastores;
 mod dependencies;
 pub mod graph;
@@ -11,6 +12,7 @@ mod literal_secrets;
 mod networks;
 mod ports;
 mod routes;
+mod rule_sources;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Model;
@@ -25,4 +27,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
     literal_secrets::check_literal_secrets(model, diagnostics);
     images::check_pinned_images(model, diagnostics);
     healthchecks::check_routed_healthchecks(model, diagnostics);
+    cidrs::check_overlapping_cidrs(model, diagnostics);
+    rule_sources::check_rule_sources(model, diagnostics);
 }

@@ -1,7 +1,10 @@
 //! Stage 5. In: a model without errors. Out: the artifact tree in memory, a map
 //! from relative path to file content. One emitter per target; pure functions.
 
+mod cloud_init;
 mod compose_file;
+mod docker_daemon;
+mod firewall;
 mod manifest;
 mod proxy;
 mod stack;
@@ -20,6 +23,15 @@ pub fn emit(model: &Model) -> Artifacts {
     }
     for (index, host) in model.hosts.iter().enumerate() {
         proxy::emit_proxy(model, HostId(index), host, &mut artifacts);
+        firewall::emit_firewall(model, host, &mut artifacts);
+        artifacts.insert(
+            docker_daemon::daemon_json_path(host),
+            docker_daemon::daemon_json(host),
+        );
+        artifacts.insert(
+            cloud_init::cloud_init_path(host),
+            cloud_init::cloud_init(model, host),
+        );
     }
     let manifest = manifest::manifest(&artifacts);
     artifacts.insert(manifest::MANIFEST_PATH.to_string(), manifest);

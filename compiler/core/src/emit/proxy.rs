@@ -47,14 +47,7 @@ pub fn emit_proxy(
         networks: std::iter::once(SOCKET_NETWORK.to_string())
             .chain(ingress_networks.iter().cloned())
             .collect(),
-        ports: [80, 443]
-            .map(|port| ComposePort {
-                target: port,
-                published: port.to_string(),
-                host_ip: None,
-                protocol: "tcp",
-            })
-            .into(),
+        ports: public_ports(host),
         depends_on: IndexMap::from([(
             "socket-proxy".to_string(),
             ComposeDependency {
@@ -127,4 +120,25 @@ pub fn emit_proxy(
         format!("hosts/{}/proxy/compose.yaml", host.name.value),
         format!("{GENERATED_HEADER}{}", to_yaml(&file)),
     );
+}
+
+/// 80 and 443 on every address. daemon.json binds ports to loopback by default,
+/// so the proxy names its addresses, IPv6 too when the host has it.
+fn public_ports(host: &Host) -> Vec<ComposePort> {
+    let addresses: &[&str] = if host.has_ipv6() {
+        &["0.0.0.0", "::"]
+    } else {
+        &["0.0.0.0"]
+    };
+    [80, 443]
+        .iter()
+        .flat_map(|port| {
+            addresses.iter().map(move |address| ComposePort {
+                target: *port,
+                published: port.to_string(),
+                host_ip: Some(address.to_string()),
+                protocol: "tcp",
+            })
+        })
+        .collect()
 }

@@ -6,6 +6,7 @@
 use kdl::{KdlNode, KdlValue};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::model::{AddressSource, Reference};
 use crate::schema::{NodeSchema, ValueType};
 use crate::source::{FileId, Span, Spanned};
 use crate::values::{self, Value};
@@ -17,6 +18,8 @@ pub struct Checked<'s> {
     /// Positional values in source order; `None` where the value was invalid.
     pub args: Vec<Option<Spanned<Value>>>,
     pub props: Vec<(String, Spanned<Value>)>,
+    /// Properties that were written but failed their type check (already reported).
+    pub rejected: Vec<(String, Span)>,
     pub children: Vec<Checked<'s>>,
 }
 
@@ -40,6 +43,23 @@ impl<'s> Checked<'s> {
             .rev()
             .find(|(key, _)| key == name)
             .map(|(_, v)| v)
+    }
+
+    /// A `source` property: a CIDR, a set name, or `Invalid` when it was rejected.
+    pub fn source_prop(&self, name: &str) -> Option<AddressSource> {
+        if let Some(value) = self.prop(name) {
+            return Some(match value.value.as_cidr() {
+                Some(net) => AddressSource::Cidr(Spanned::new(net, value.span)),
+                None => AddressSource::Set(Reference::new(Spanned::new(
+                    value.value.as_str().unwrap_or_default().to_string(),
+                    value.span,
+                ))),
+            });
+        }
+        self.rejected
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, span)| AddressSource::Invalid(*span))
     }
 
     pub fn string_prop(&self, name: &str) -> Option<Spanned<String>> {
@@ -115,6 +135,7 @@ fn check_node<'s>(
     let head = head_span(file, node);
     let mut args = Vec::new();
     let mut props = Vec::new();
+    let mut rejected = Vec::new();
     for entry in node.entries() {
         let span = span_of(file, entry.span());
         match entry.name() {
@@ -136,9 +157,9 @@ fn check_node<'s>(
             }
             Some(key) => match schema.property(key.value()) {
                 Some(property) => {
-                    if let Some(value) = check_value(&property.ty, entry.value(), span, diagnostics)
-                    {
-                        props.push((property.name.clone(), value));
+                    match check_value(&property.ty, entry.value(), span, diagnostics) {
+                        Some(value) => props.push((property.name.clone(), value)),
+                        None => rejected.push((property.name.clone(), span)),
                     }
                 }
                 None => diagnostics.push(unknown_property(
@@ -199,6 +220,7 @@ fn check_node<'s>(
         head,
         args,
         props,
+        rejected,
         children,
     }
 }

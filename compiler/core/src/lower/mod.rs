@@ -28,7 +28,8 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
         match node.schema.name.as_str() {
             "project" => model.project = lower_project(node),
             "secret" => model.secrets.extend(lower_secret(node)),
-            "host" => model.hosts.extend(lower_host(node)),
+            "cidr-set" => model.cidr_sets.extend(lower_cidr_set(node)),
+            "host" => model.hosts.extend(lower_host(node, diagnostics)),
             "stack" => model.stacks.extend(lower_stack(node, diagnostics)),
             _ => {}
         }
@@ -53,9 +54,46 @@ fn lower_secret(node: &Checked) -> Option<Secret> {
     })
 }
 
-fn lower_host(node: &Checked) -> Option<Host> {
-    Some(Host {
+fn lower_cidr_set(node: &Checked) -> Option<CidrSet> {
+    Some(CidrSet {
         name: node.string_arg(0)?,
+        cidrs: node.rest(1).filter_map(spanned_cidr).collect(),
+    })
+}
+
+/// Outbound SMTP is what a compromised container abuses first.
+const DEFAULT_DENY_EGRESS: [PortMatch; 1] = [PortMatch {
+    protocol: Protocol::Tcp,
+    port: 25,
+}];
+
+fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
+    let name = node.string_arg(0)?;
+    let ssh = match node.child("ssh") {
+        Some(ssh) => Ssh {
+            port: ssh
+                .prop("port")
+                .and_then(|p| p.value.as_port())
+                .unwrap_or(22),
+            allow_from: ssh.source_prop("allow-from"),
+            declared: true,
+            span: ssh.head,
+        },
+        None => Ssh {
+            port: 22,
+            allow_from: None,
+            declared: false,
+            span: name.span,
+        },
+    };
+    let firewall = node.child("firewall");
+    let rules = |kind: &'static str| {
+        firewall
+            .into_iter()
+            .flat_map(move |f| f.children_named(kind))
+    };
+    let deny_egress: Vec<PortMatch> = rules("deny-egress").filter_map(port_match).collect();
+    Some(Host {
         addresses: node
             .children_named("address")
             .filter_map(|a| match a.arg(0) {
@@ -66,11 +104,93 @@ fn lower_host(node: &Checked) -> Option<Host> {
                 _ => None,
             })
             .collect(),
+        interface: node
+            .child("interface")
+            .and_then(|i| i.string_arg(0))
+            .map(|i| i.value),
+        ssh,
+        firewall: Firewall {
+            allows: rules("allow")
+                .filter_map(|a| {
+                    Some(Allow {
+                        port: port_match(a)?,
+                        from: a.source_prop("from"),
+                        span: a.head,
+                    })
+                })
+                .collect(),
+            deny_egress: if rules("deny-egress").next().is_some() {
+                deny_egress
+            } else {
+                DEFAULT_DENY_EGRESS.to_vec()
+            },
+        },
+        users: node
+            .children_named("user")
+            .filter_map(|u| {
+                Some(User {
+                    name: u.string_arg(0)?,
+                    ssh_key: u.string_prop("ssh-key")?.value,
+                    sudo: u.bool_prop("sudo").unwrap_or(false),
+                })
+            })
+            .collect(),
+        packages: node
+            .children_named("packages")
+            .flat_map(|p| p.rest(0).filter_map(spanned_string))
+            .map(|p| p.value)
+            .collect(),
+        address_pools: node
+            .children_named("address-pool")
+            .filter_map(|p| lower_address_pool(p, diagnostics))
+            .collect(),
         proxy: node.child("proxy").map(|p| Proxy {
             image: image_prop(p),
             span: p.head,
         }),
+        name,
     })
+}
+
+fn spanned_cidr(value: &Spanned<Value>) -> Option<Spanned<ipnet::IpNet>> {
+    value
+        .value
+        .as_cidr()
+        .map(|net| Spanned::new(net, value.span))
+}
+
+fn port_match(node: &Checked) -> Option<PortMatch> {
+    let protocol = match node.string_arg(0)?.value.as_str() {
+        "udp" => Protocol::Udp,
+        _ => Protocol::Tcp,
+    };
+    Some(PortMatch {
+        protocol,
+        port: node.arg(1)?.value.as_port()?,
+    })
+}
+
+fn lower_address_pool(node: &Checked, diagnostics: &mut Diagnostics) -> Option<AddressPool> {
+    let base = node.arg(0).and_then(spanned_cidr)?;
+    let size = node.prop("size")?;
+    let max = base.value.max_prefix_len();
+    match size.value.as_integer().and_then(|s| u8::try_from(s).ok()) {
+        Some(bits) if bits >= base.value.prefix_len() && bits <= max => {
+            Some(AddressPool { base, size: bits })
+        }
+        _ => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E007,
+                    format!("a pool `{}` cannot hand out networks of this size", base.value),
+                    size.span,
+                    format!("expected {}–{max}", base.value.prefix_len()),
+                )
+                .with_help("`size` is the prefix length of each network Docker takes from the pool: at least the pool's own prefix length, e.g. `size=24` for `172.20.0.0/14`"),
+            );
+            None
+        }
+    }
 }
 
 fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {

@@ -1,0 +1,163 @@
+//! First boot of a new VM. In: one host of the model and the host's other
+//! artifacts (daemon.json, the rule sets). Out: `hosts/<host>/cloud-init.yaml`,
+//! user-data that creates the users, installs Docker from Docker's repository and
+//! the firewall's boot-time loader, writes the same files the build wrote, and
+//! applies them, so the VM reaches the desired state without a first deploy.
+
+use serde::Serialize;
+
+use super::compose_file::{GENERATED_HEADER, to_yaml};
+use super::docker_daemon::daemon_json;
+use super::firewall::{Family, rule_set};
+use crate::model::{Host, Model};
+
+/// Docker's release signing key (download.docker.com/linux/debian/gpg).
+const DOCKER_KEY_FINGERPRINT: &str = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+const DOCKER_PACKAGES: [&str; 4] = [
+    "docker-ce",
+    "docker-ce-cli",
+    "containerd.io",
+    "docker-compose-plugin",
+];
+/// `iptables-persistent` reloads /etc/iptables/rules.v{4,6} at every boot.
+const FIREWALL_PACKAGES: [&str; 2] = ["iptables", "iptables-persistent"];
+
+#[derive(Serialize)]
+struct CloudConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    users: Vec<CloudUser>,
+    disable_root: bool,
+    ssh_pwauth: bool,
+    package_update: bool,
+    package_upgrade: bool,
+    apt: Apt,
+    packages: Vec<String>,
+    write_files: Vec<WriteFile>,
+    runcmd: Vec<Vec<String>>,
+}
+
+#[derive(Serialize)]
+struct CloudUser {
+    name: String,
+    groups: Vec<&'static str>,
+    shell: &'static str,
+    lock_passwd: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sudo: Option<&'static str>,
+    ssh_authorized_keys: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Apt {
+    sources: std::collections::BTreeMap<&'static str, AptSource>,
+}
+
+#[derive(Serialize)]
+struct AptSource {
+    source: &'static str,
+    keyid: &'static str,
+}
+
+#[derive(Serialize)]
+struct WriteFile {
+    path: String,
+    owner: &'static str,
+    permissions: &'static str,
+    content: String,
+    /// Written after packages are installed: iptables-persistent's installer
+    /// would otherwise replace the rule sets with the (empty) running ones.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    defer: bool,
+}
+
+pub fn cloud_init_path(host: &Host) -> String {
+    format!("hosts/{}/cloud-init.yaml", host.name.value)
+}
+
+pub fn cloud_init(model: &Model, host: &Host) -> String {
+    let has_sudo_user = host.users.iter().any(|u| u.sudo);
+    let users = host
+        .users
+        .iter()
+        .map(|user| CloudUser {
+            name: user.name.value.clone(),
+            groups: vec!["docker"],
+            shell: "/bin/bash",
+            lock_passwd: true,
+            sudo: user.sudo.then_some("ALL=(ALL) NOPASSWD:ALL"),
+            ssh_authorized_keys: vec![user.ssh_key.clone()],
+        })
+        .collect();
+    let mut write_files = vec![
+        WriteFile {
+            path: "/etc/docker/daemon.json".to_string(),
+            owner: "root:root",
+            permissions: "0644",
+            content: daemon_json(host),
+            defer: false,
+        },
+        WriteFile {
+            path: "/etc/ssh/sshd_config.d/50-infrac.conf".to_string(),
+            owner: "root:root",
+            permissions: "0644",
+            content: sshd_config(host.ssh.port, has_sudo_user),
+            defer: false,
+        },
+    ];
+    let mut runcmd = Vec::new();
+    for family in Family::ALL {
+        let path = format!("/etc/iptables/{}", family.file_name());
+        write_files.push(WriteFile {
+            path: path.clone(),
+            owner: "root:root",
+            permissions: "0600",
+            content: rule_set(model, host, family),
+            defer: true,
+        });
+        runcmd.push(words(&[family.restore_command(), "--noflush", &path]));
+    }
+    runcmd.push(words(&["systemctl", "restart", "docker"]));
+    runcmd.push(words(&["systemctl", "restart", "ssh"]));
+    let config = CloudConfig {
+        users,
+        disable_root: has_sudo_user,
+        ssh_pwauth: false,
+        package_update: true,
+        package_upgrade: true,
+        apt: Apt {
+            sources: [(
+                "docker.list",
+                AptSource {
+                    source: "deb [signed-by=$KEY_FILE] https://download.docker.com/linux/debian $RELEASE stable",
+                    keyid: DOCKER_KEY_FINGERPRINT,
+                },
+            )]
+            .into(),
+        },
+        packages: DOCKER_PACKAGES
+            .iter()
+            .chain(FIREWALL_PACKAGES.iter())
+            .map(|p| p.to_string())
+            .chain(host.packages.iter().cloned())
+            .collect(),
+        write_files,
+        runcmd,
+    };
+    // cloud-init recognises user-data by its first line.
+    format!("#cloud-config\n{GENERATED_HEADER}{}", to_yaml(&config))
+}
+
+fn sshd_config(port: u16, has_sudo_user: bool) -> String {
+    let root = if has_sudo_user {
+        "no"
+    } else {
+        "prohibit-password"
+    };
+    format!(
+        "# Generated by infrac.\nPort {port}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin {root}\n"
+    )
+}
+
+fn words(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
