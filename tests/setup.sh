@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Installs the validators the tests run into .tools/ (git-ignored), from the package registries.
+# Installs the validators the tests run, from the package registries:
+# - Python tools into .tools/venv (git-ignored);
+# - Debian's iptables, iproute2 and cloud-init onto the system (needs root);
+# - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
+#   starts and the host's firewall is left alone.
 # Idempotent: a second run only checks what is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,4 +27,51 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   printf '%s' "$wanted" > "$stamp"
 fi
 "$tools/venv/bin/docker-compose" version >/dev/null
+
+# Debian packages: the firewall test applies rules in network namespaces, the
+# cloud-init test runs `cloud-init schema`.
+export PATH="$PATH:/usr/sbin:/sbin"
+missing=()
+command -v iptables-restore >/dev/null || missing+=(iptables)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v cloud-init >/dev/null || missing+=(cloud-init)
+apt_updated=""
+apt_update() {
+  if [ -z "$apt_updated" ]; then
+    apt-get update -qq
+    apt_updated=yes
+  fi
+}
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt_update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "not root: cannot install ${missing[*]}; the tests that need them fail under CI=true" >&2
+  fi
+fi
+
+# dockerd 20.10 from Debian's docker.io, only unpacked: it judges daemon.json.
+if [ ! -x "$tools/dockerd/usr/sbin/dockerd" ]; then
+  download=$(mktemp -d)
+  chmod 777 "$download"
+  if ! (cd "$download" && apt-get download docker.io >/dev/null 2>&1); then
+    apt_update
+    (cd "$download" && apt-get download docker.io >/dev/null)
+  fi
+  rm -rf "$tools/dockerd.partial"
+  dpkg-deb -x "$download"/docker.io_*.deb "$tools/dockerd.partial"
+  mv "$tools/dockerd.partial" "$tools/dockerd"
+  rm -rf "$download"
+fi
+
+# JSON schemas that no registry ships: ../shared/schemas when present, else SchemaStore.
+for schema in dockerd.json traefik-v3.json traefik-v3-file-provider.json; do
+  if [ ! -f "$root/../shared/schemas/$schema" ] && [ ! -f "$tools/schemas/$schema" ]; then
+    mkdir -p "$tools/schemas"
+    curl -fsSL "https://json.schemastore.org/$schema" -o "$tools/schemas/$schema.partial" \
+      && mv "$tools/schemas/$schema.partial" "$tools/schemas/$schema" \
+      || echo "cannot download $schema; the tests that need it fail under CI=true" >&2
+  fi
+done
 echo "validators ready in $tools"

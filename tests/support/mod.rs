@@ -55,23 +55,46 @@ pub fn examples() -> Vec<String> {
     names
 }
 
-/// A validator installed by tests/setup.sh. Missing under CI=true is a failure;
-/// elsewhere the caller skips loudly.
+/// A validator installed by tests/setup.sh into the project's venv.
 pub fn validator(name: &str) -> Option<PathBuf> {
     let path = workspace().join(".tools/venv/bin").join(name);
-    if path.is_file() {
-        return Some(path);
+    required(name, path.is_file().then_some(path))
+}
+
+/// A program tests/setup.sh installs from Debian's packages, found on PATH
+/// (or in /usr/sbin, which a non-login PATH may lack).
+pub fn system_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file());
+    required(name, path)
+}
+
+/// A tool that was found, or: missing under CI=true is a failure, elsewhere
+/// the caller skips loudly.
+pub fn required(name: &str, found: Option<PathBuf>) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "validator {name} is missing at {}: run tests/setup.sh",
-            path.display()
-        );
+        panic!("{name} is missing: run tests/setup.sh (as root for system packages)");
     }
-    eprintln!(
-        "SKIPPED: validator {name} is not installed (run tests/setup.sh); under CI=true this fails"
-    );
+    eprintln!("SKIPPED: {name} is not installed (run tests/setup.sh); under CI=true this fails");
     None
+}
+
+/// A JSON schema from ../shared/schemas, or the copy tests/setup.sh downloaded.
+pub fn schema_file(name: &str) -> Option<PathBuf> {
+    let shared = workspace().join("../shared/schemas").join(name);
+    let downloaded = workspace().join(".tools/schemas").join(name);
+    required(
+        &format!("schema {name}"),
+        [shared, downloaded].into_iter().find(|p| p.is_file()),
+    )
 }
 
 /// Writes artifacts into a fresh temporary directory and returns it.
