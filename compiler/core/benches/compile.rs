@@ -15,15 +15,45 @@ impl SourceLoader for Memory {
     }
 }
 
+/// One host per ten stacks, each with a firewall, users and address pools.
+const STACKS_PER_HOST: usize = 10;
+
 fn project(stacks: usize) -> String {
     let mut text = String::from(
-        "project \"bench\" {\n    domain \"bench.example\"\n}\n\nhost \"h\" {\n    proxy \"traefik\" image=\"traefik:v3.1.6\"\n}\n",
+        r#"project "bench" {
+    domain "bench.example"
+}
+cidr-set "admins" "198.51.100.0/24" "2001:db8:1::/48"
+cidr-set "edge" "173.245.48.0/20" "103.21.244.0/22" "2400:cb00::/32"
+"#,
     );
+    for h in 0..stacks.div_ceil(STACKS_PER_HOST) {
+        text.push_str(&format!(
+            r#"
+host "h{h}" {{
+    address "203.0.113.{octet}"
+    address "2001:db8::{h:x}"
+    ssh allow-from="admins"
+    firewall {{
+        allow "tcp" 443 from="edge"
+        allow "tcp" 80 from="edge"
+        deny-egress "tcp" 25
+    }}
+    user "deploy" ssh-key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPdHfSbvVigFFPVMEhb3yfIixa00/SG9V3u+SKsHDSHj deploy@laptop" sudo=#true
+    packages "unattended-upgrades"
+    address-pool "172.20.0.0/14" size=24
+    proxy "traefik" image="traefik:v3.1.6"
+}}
+"#,
+            octet = h % 250 + 1
+        ));
+    }
     for s in 0..stacks {
+        let h = s / STACKS_PER_HOST;
         text.push_str(&format!(
             r#"
 secret "s{s}-db"
-stack "s{s}" host="h" {{
+stack "s{s}" host="h{h}" {{
     service "web" image="ghcr.io/acme/web:1.{s}.0" {{
         networks "ingress" "internal"
         route "s{s}.bench.example" port=8080
