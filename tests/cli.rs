@@ -78,6 +78,10 @@ fn check_points_at_the_offending_line() {
         ("ssh-lockout.kdl", "E203", 6),
         ("invalid-host-values.kdl", "E007", 10),
         ("invalid-host-values.kdl", "E007", 13),
+        ("grpc-through-tunnel.kdl", "E301", 13),
+        ("middleware-references.kdl", "E010", 22),
+        ("duplicate-path-route.kdl", "E108", 16),
+        ("acme-challenge-unreachable.kdl", "E302", 5),
     ];
     for (file, code, line) in cases {
         let (exit, json) = check_json(&case(file));

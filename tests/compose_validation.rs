@@ -64,7 +64,9 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
             .join("hosts")
             .join(&host.name.value)
             .join("proxy/compose.yaml");
-        let loaded = compose_config(compose, &file, &BTreeMap::new());
+        let variables =
+            dummy_variables(&artifacts[&format!("hosts/{}/proxy/.env.example", host.name.value)]);
+        let loaded = compose_config(compose, &file, &variables);
         let published: BTreeSet<(i64, String)> = loaded["services"]["traefik"]["ports"]
             .as_array()
             .unwrap()
@@ -76,8 +78,11 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
                 )
             })
             .collect();
-        // daemon.json binds unnamed addresses to loopback, so every binding is explicit.
-        let addresses: &[&str] = if host.has_ipv6() {
+        // daemon.json binds unnamed addresses to loopback, so every binding is
+        // explicit; behind a tunnel only loopback is bound.
+        let addresses: &[&str] = if host.tunnel.is_some() {
+            &["127.0.0.1"]
+        } else if host.has_ipv6() {
             &["0.0.0.0", "::"]
         } else {
             &["0.0.0.0"]
@@ -88,7 +93,7 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
             .collect();
         assert_eq!(
             published, expected,
-            "{label}: the proxy publishes 80 and 443 on every address"
+            "{label}: the proxy publishes 80 and 443 where it should"
         );
         checked += 1;
     }

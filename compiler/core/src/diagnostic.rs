@@ -76,10 +76,14 @@ codes! {
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
+    E301 Error "grpc-through-tunnel" "a gRPC route is served through a Cloudflare Tunnel";
+    E302 Error "acme-challenge-unreachable" "Let's Encrypt cannot reach the port its challenge uses";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
     W102 Warning "unpinned-image" "an image has no pinned tag";
     W103 Warning "route-without-healthcheck" "a routed service has no healthcheck";
     W201 Warning "ssh-open-to-world" "SSH is open to the whole internet";
+    W301 Warning "route-outside-domain" "a route's hostname is not under the project's domains";
+    W302 Warning "unused-middleware" "a middleware is not used";
 }
 
 impl std::fmt::Display for Code {

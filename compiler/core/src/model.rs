@@ -30,6 +30,8 @@ pub struct SecretId(pub usize);
 pub struct StackId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CidrSetId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MiddlewareId(pub usize);
 /// A service is addressed by its stack and its index in that stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId {
@@ -42,6 +44,7 @@ pub struct Model {
     pub project: Option<Project>,
     pub secrets: Vec<Secret>,
     pub cidr_sets: Vec<CidrSet>,
+    pub middlewares: Vec<Middleware>,
     pub hosts: Vec<Host>,
     pub stacks: Vec<Stack>,
 }
@@ -49,6 +52,15 @@ pub struct Model {
 impl Model {
     pub fn service(&self, id: ServiceId) -> &Service {
         &self.stacks[id.stack.0].services[id.index]
+    }
+
+    /// The host a stack runs on, once resolved.
+    pub fn host_of(&self, stack: &Stack) -> Option<&Host> {
+        stack
+            .host
+            .as_ref()
+            .and_then(|h| h.target)
+            .map(|id| &self.hosts[id.0])
     }
 
     /// The networks a source stands for; `None` when it is invalid or names no
@@ -141,6 +153,7 @@ pub struct Host {
     pub packages: Vec<String>,
     pub address_pools: Vec<AddressPool>,
     pub proxy: Option<Proxy>,
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Host {
@@ -212,6 +225,74 @@ pub struct AddressPool {
 pub struct Proxy {
     pub image: Option<Spanned<ImageRef>>,
     pub span: Span,
+    pub certificates: Certificates,
+    pub access_log: Option<AccessLog>,
+    /// Present when the dashboard is enabled.
+    pub dashboard: Option<Dashboard>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Certificates {
+    /// Traefik's own self-signed certificate.
+    SelfSigned,
+    /// A Cloudflare Origin CA certificate placed on the host.
+    CloudflareOrigin { cert: String, key: String },
+    Acme {
+        email: String,
+        challenge: AcmeChallenge,
+        span: Span,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcmeChallenge {
+    Http,
+    Tls,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessLog {
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dashboard {
+    pub hostname: Spanned<String>,
+    pub middleware: Option<Reference<MiddlewareId>>,
+}
+
+/// A Cloudflare Tunnel in front of the host.
+#[derive(Clone, Debug)]
+pub struct Tunnel {
+    pub id: String,
+    pub credentials: String,
+    pub zone: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Middleware {
+    pub name: Spanned<String>,
+    /// `None` when the node declared no kind or several (already reported).
+    pub kind: Option<MiddlewareKind>,
+}
+
+#[derive(Clone, Debug)]
+pub enum MiddlewareKind {
+    Headers(Headers),
+    RateLimit { average: u64, burst: Option<u64> },
+    IpAllow(Vec<IpNet>),
+    BasicAuth(Reference<SecretId>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Headers {
+    pub hsts_seconds: Option<u64>,
+    pub hsts_include_subdomains: bool,
+    pub frame_deny: bool,
+    pub content_type_nosniff: bool,
+    pub referrer_policy: Option<String>,
+    pub content_security_policy: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -290,7 +371,17 @@ impl Service {
 pub struct Route {
     pub hostname: Spanned<String>,
     pub port: Option<u16>,
+    pub path_prefix: Option<String>,
+    pub protocol: Spanned<RouteProtocol>,
+    pub middlewares: Vec<Reference<MiddlewareId>>,
     pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteProtocol {
+    Http,
+    /// HTTP/2 without TLS to the service (h2c).
+    Grpc,
 }
 
 #[derive(Clone, Debug)]

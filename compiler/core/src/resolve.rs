@@ -15,6 +15,16 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         model.cidr_sets.iter().map(|s| &s.name),
         diagnostics,
     );
+    let middlewares = index_names(
+        "middleware",
+        model.middlewares.iter().map(|m| &m.name),
+        diagnostics,
+    );
+    for middleware in &mut model.middlewares {
+        if let Some(MiddlewareKind::BasicAuth(secret)) = &mut middleware.kind {
+            secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+        }
+    }
     let hosts = index_names("host", model.hosts.iter().map(|h| &h.name), diagnostics);
     for host in &mut model.hosts {
         let sources = host.ssh.allow_from.iter_mut().chain(
@@ -27,6 +37,11 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
             if let AddressSource::Set(set) = source {
                 set.target = lookup("cidr-set", &set.name, &cidr_sets, diagnostics).map(CidrSetId);
             }
+        }
+        let dashboard = host.proxy.as_mut().and_then(|p| p.dashboard.as_mut());
+        if let Some(reference) = dashboard.and_then(|d| d.middleware.as_mut()) {
+            reference.target =
+                lookup("middleware", &reference.name, &middlewares, diagnostics).map(MiddlewareId);
         }
     }
     index_names("stack", model.stacks.iter().map(|s| &s.name), diagnostics);
@@ -52,6 +67,14 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
                     secret.target =
                         lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
                 }
+            }
+            for reference in service
+                .routes
+                .iter_mut()
+                .flat_map(|r| r.middlewares.iter_mut())
+            {
+                reference.target = lookup("middleware", &reference.name, &middlewares, diagnostics)
+                    .map(MiddlewareId);
             }
             for dependency in &mut service.depends_on {
                 dependency.target =

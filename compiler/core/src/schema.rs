@@ -33,6 +33,10 @@ pub enum ValueType {
     Interface,
     SshKey,
     Package,
+    Email,
+    Uuid,
+    UrlPath,
+    StatusRange,
     Enum(Vec<String>),
 }
 
@@ -63,6 +67,10 @@ impl ValueType {
                 "an SSH public key line such as `ssh-ed25519 AAAA… user@host`".into()
             }
             ValueType::Package => "a Debian package name such as `fail2ban`".into(),
+            ValueType::Email => "an email address".into(),
+            ValueType::Uuid => "a UUID such as `6ff42ae2-765d-4adf-8112-31c55c1551ef`".into(),
+            ValueType::UrlPath => "a URL path such as `/api`".into(),
+            ValueType::StatusRange => "an HTTP status or range such as `404` or `400-599`".into(),
             ValueType::Enum(values) => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
@@ -91,6 +99,10 @@ impl ValueType {
             "interface" => ValueType::Interface,
             "ssh-key" => ValueType::SshKey,
             "package" => ValueType::Package,
+            "email" => ValueType::Email,
+            "uuid" => ValueType::Uuid,
+            "url-path" => ValueType::UrlPath,
+            "status-range" => ValueType::StatusRange,
             "enum" if !values.is_empty() => ValueType::Enum(values),
             "enum" => return Err("an enum needs `values`".into()),
             other => return Err(format!("unknown type `{other}`")),

@@ -167,6 +167,10 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::Interface => check_interface(s).map(|()| string()),
         ValueType::SshKey => check_ssh_key(s).map(|()| string()),
         ValueType::Package => check_package(s).map(|()| string()),
+        ValueType::Email => check_email(s).map(|()| string()),
+        ValueType::Uuid => check_uuid(s).map(|()| string()),
+        ValueType::UrlPath => check_url_path(s).map(|()| string()),
+        ValueType::StatusRange => check_status_range(s).map(|()| string()),
         ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
         ValueType::Enum(values) => {
             let mut error = invalid(format!("`{s}` is not {}", ty.describe()));
@@ -393,6 +397,74 @@ pub fn check_package(s: &str) -> Result<(), Invalid> {
     } else {
         Err(invalid(format!("`{s}` is not a Debian package name"))
             .help("package names are lower case letters, digits, `+`, `-` and `.`, e.g. `unattended-upgrades`"))
+    }
+}
+
+/// An address as ACME accounts take it: `local@domain`, nothing a YAML or shell
+/// reader could take for syntax.
+pub fn check_email(s: &str) -> Result<(), Invalid> {
+    let valid = s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+            && check_hostname(domain).is_ok()
+            && domain.contains('.')
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not an email address")).help("e.g. `ops@acme.example`"))
+    }
+}
+
+/// A UUID in its canonical lower-case 8-4-4-4-12 form.
+pub fn check_uuid(s: &str) -> Result<(), Invalid> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let valid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| {
+            g.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a UUID"))
+            .help("copy the tunnel's id as `cloudflared tunnel list` prints it, e.g. `6ff42ae2-765d-4adf-8112-31c55c1551ef`"))
+    }
+}
+
+/// A path prefix for a proxy rule: starts with `/`, and holds only characters
+/// that are literal in a URL path, so it cannot break out of a Traefik rule.
+pub fn check_url_path(s: &str) -> Result<(), Invalid> {
+    let valid = s.starts_with('/')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-._~%!&'()*+,;=:@".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a URL path"))
+            .help("a path starts with `/` and holds letters, digits and `-._~/`, e.g. `/api`"))
+    }
+}
+
+/// One HTTP status (`404`) or a range (`400-599`) of three-digit codes.
+pub fn check_status_range(s: &str) -> Result<(), Invalid> {
+    let status = |part: &str| {
+        part.len() == 3
+            && part
+                .parse::<u16>()
+                .is_ok_and(|code| (100..=599).contains(&code))
+    };
+    let valid = match s.split_once('-') {
+        Some((from, to)) => status(from) && status(to) && from <= to,
+        None => status(s),
+    };
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not an HTTP status range"))
+            .help("write a status such as `404` or a range such as `400-599`"))
     }
 }
 

@@ -5,10 +5,12 @@
 mod cidrs;
 mod datastores;
 mod dependencies;
+mod edge;
 pub mod graph;
 mod healthchecks;
 mod images;
 mod literal_secrets;
+mod middlewares;
 mod networks;
 mod ports;
 mod routes;
@@ -29,4 +31,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
     healthchecks::check_routed_healthchecks(model, diagnostics);
     cidrs::check_overlapping_cidrs(model, diagnostics);
     rule_sources::check_rule_sources(model, diagnostics);
+    edge::check_edge(model, diagnostics);
+    middlewares::check_unused_middlewares(model, diagnostics);
 }

@@ -1,5 +1,5 @@
 //! Routes: a routed service is on `ingress` (E103), its host has a proxy (E109),
-//! and no hostname is routed twice in the project (E108).
+//! and no hostname and path prefix is routed twice in the project (E108).
 
 use std::collections::BTreeMap;
 
@@ -8,13 +8,9 @@ use crate::model::{Model, Tier};
 use crate::source::Span;
 
 pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
-    let mut first_use: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut first_use: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
     for (_, stack, service) in model.services() {
-        let host = stack
-            .host
-            .as_ref()
-            .and_then(|h| h.target)
-            .map(|h| &model.hosts[h.0]);
+        let host = model.host_of(stack);
         for route in &service.routes {
             if service.networks.is_some() && !service.on(Tier::Ingress) {
                 diagnostics.push(
@@ -42,19 +38,26 @@ pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
                     .with_help("add `proxy \"traefik\" image=\"traefik:v3.1.6\"` to the host"),
                 );
             }
-            match first_use.get(route.hostname.value.as_str()) {
+            let key = (route.hostname.value.as_str(), route.path_prefix.as_deref());
+            match first_use.get(&key) {
                 Some(first) => diagnostics.push(
                     Diagnostic::new(
                         Code::E108,
-                        format!("hostname `{}` is routed twice", route.hostname.value),
-                        route.hostname.span,
+                        match &route.path_prefix {
+                            Some(prefix) => format!(
+                                "`{}` with path prefix `{prefix}` is routed twice",
+                                route.hostname.value
+                            ),
+                            None => format!("hostname `{}` is routed twice", route.hostname.value),
+                        },
+                        route.span,
                         "routed again here",
                     )
                     .with_secondary(*first, "first routed here")
-                    .with_help("each hostname goes to one service; pick another hostname"),
+                    .with_help("each hostname and path prefix goes to one service; pick another hostname or a distinct `path-prefix`"),
                 ),
                 None => {
-                    first_use.insert(&route.hostname.value, route.hostname.span);
+                    first_use.insert(key, route.span);
                 }
             }
         }

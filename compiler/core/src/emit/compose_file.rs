@@ -16,6 +16,15 @@ pub struct ComposeFile {
     pub networks: IndexMap<String, ComposeNetwork>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub volumes: IndexMap<String, ComposeVolume>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub secrets: IndexMap<String, ComposeSecret>,
+}
+
+/// A secret whose value Compose reads from a variable of the environment (the
+/// `.env` beside the compose file) and mounts at `/run/secrets/<name>`.
+#[derive(Serialize)]
+pub struct ComposeSecret {
+    pub environment: String,
 }
 
 #[derive(Serialize, Default)]
@@ -33,6 +42,8 @@ pub struct ComposeService {
     pub environment: IndexMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<ComposeMount>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub depends_on: IndexMap<String, ComposeDependency>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,11 +162,19 @@ pub fn to_yaml<T: Serialize>(value: &T) -> String {
 /// (everything written so far), so a rollout can skip services whose hash did
 /// not change. Call it last; the label goes first.
 pub fn add_config_hash(service: &mut ComposeService) {
-    let digest = Sha256::digest(to_yaml(service).as_bytes());
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let hash = short_hash(&to_yaml(service));
     service
         .labels
         .insert_before(0, "infrac.config-hash".to_string(), hash);
+}
+
+/// The first 8 bytes of a SHA-256, in hex: enough to tell configurations apart.
+pub fn short_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Hardening every service gets unless it opts out.

@@ -2,12 +2,14 @@
 //! from relative path to file content. One emitter per target; pure functions.
 
 mod cloud_init;
+mod cloudflared;
 mod compose_file;
 mod docker_daemon;
 mod firewall;
 mod manifest;
 mod proxy;
 mod stack;
+mod traefik;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +25,7 @@ pub fn emit(model: &Model) -> Artifacts {
     }
     for (index, host) in model.hosts.iter().enumerate() {
         proxy::emit_proxy(model, HostId(index), host, &mut artifacts);
+        cloudflared::emit_cloudflared(model, HostId(index), host, &mut artifacts);
         firewall::emit_firewall(model, host, &mut artifacts);
         artifacts.insert(
             docker_daemon::daemon_json_path(host),

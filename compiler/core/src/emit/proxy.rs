@@ -1,16 +1,22 @@
 //! The proxy of a host. In: a host with a `proxy` and the stacks it fronts.
-//! Out: `hosts/<host>/proxy/compose.yaml`, the only compose file with `ports`.
+//! Out: `hosts/<host>/proxy/compose.yaml` (Traefik and its Docker socket proxy,
+//! the only compose file with `ports`), `.env.example` for the secrets it
+//! mounts, and Traefik's static and dynamic configuration beside it.
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
 use super::compose_file::*;
-use super::stack::ingress_network;
-use crate::model::{Host, HostId, Model, Tier};
+use super::stack::{env_example, ingress_network};
+use super::traefik;
+use crate::model::{
+    Certificates, Host, HostId, Middleware, MiddlewareId, MiddlewareKind, Model, Tier,
+};
 
 const SOCKET_PROXY_IMAGE: &str = "ghcr.io/tecnativa/docker-socket-proxy:v0.3.0";
 const SOCKET_NETWORK: &str = "docker-api";
+const ACME_VOLUME: &str = "letsencrypt";
 
 pub fn emit_proxy(
     model: &Model,
@@ -19,35 +25,67 @@ pub fn emit_proxy(
     artifacts: &mut BTreeMap<String, String>,
 ) {
     let Some(proxy) = &host.proxy else { return };
-    let ingress_networks: Vec<String> = model
+    let dir = format!("hosts/{}/proxy", host.name.value);
+    let stacks: Vec<_> = model
         .stacks
         .iter()
         .filter(|s| s.host.as_ref().and_then(|h| h.target) == Some(host_id))
+        .collect();
+    let ingress_networks: Vec<String> = stacks
+        .iter()
         .filter(|s| s.services.iter().any(|svc| svc.on(Tier::Ingress)))
         .map(|s| ingress_network(&s.name.value))
         .collect();
+    let used = used_middlewares(model, host, &stacks);
+
+    let static_config = traefik::static_config(host, proxy);
+    artifacts.insert(format!("{dir}/dynamic/tls.yml"), traefik::tls_config(proxy));
+    if let Some(http) = traefik::http_config(model, host, proxy, &used) {
+        artifacts.insert(format!("{dir}/dynamic/http.yml"), http);
+    }
+
+    let mut volumes = vec![
+        read_only_bind("./traefik.yml", traefik::STATIC_CONFIG_PATH),
+        read_only_bind("./dynamic", traefik::DYNAMIC_DIR),
+    ];
+    match &proxy.certificates {
+        Certificates::Acme { .. } => volumes.push(ComposeMount {
+            kind: "volume",
+            source: ACME_VOLUME.to_string(),
+            target: traefik::ACME_STORAGE_DIR.to_string(),
+            read_only: false,
+        }),
+        Certificates::CloudflareOrigin { cert, key } => {
+            volumes.push(read_only_bind(&literal(cert), traefik::CERT_FILE));
+            volumes.push(read_only_bind(&literal(key), traefik::KEY_FILE));
+        }
+        Certificates::SelfSigned => {}
+    }
+    let mut variables = BTreeMap::new();
+    let mut secrets = IndexMap::new();
+    for middleware in &used {
+        if let Some(MiddlewareKind::BasicAuth(reference)) = &middleware.kind
+            && let Some(secret) = reference.target.map(|id| &model.secrets[id.0])
+        {
+            variables.insert(secret.variable(), secret.name.value.clone());
+            secrets.insert(
+                secret.name.value.clone(),
+                ComposeSecret {
+                    environment: secret.variable(),
+                },
+            );
+        }
+    }
 
     let mut traefik = ComposeService {
         image: image_reference(&proxy.image),
-        command: Some(
-            [
-                "--providers.docker=true",
-                "--providers.docker.exposedByDefault=false",
-                "--providers.docker.endpoint=tcp://socket-proxy:2375",
-                "--entrypoints.web.address=:80",
-                "--entrypoints.web.http.redirections.entrypoint.to=websecure",
-                "--entrypoints.web.http.redirections.entrypoint.scheme=https",
-                "--entrypoints.websecure.address=:443",
-                "--ping=true",
-            ]
-            .map(String::from)
-            .into(),
-        ),
         restart: "unless-stopped".to_string(),
         networks: std::iter::once(SOCKET_NETWORK.to_string())
             .chain(ingress_networks.iter().cloned())
             .collect(),
-        ports: public_ports(host),
+        ports: published_ports(host),
+        volumes,
+        secrets: secrets.keys().cloned().collect(),
         depends_on: IndexMap::from([(
             "socket-proxy".to_string(),
             ComposeDependency {
@@ -69,6 +107,12 @@ pub fn emit_proxy(
         ..ComposeService::default()
     };
     harden(&mut traefik, ["NET_BIND_SERVICE".to_string()]);
+    // Traefik reads its static configuration only at start: a change to it
+    // must change the config hash so a rollout restarts Traefik.
+    traefik.labels.insert(
+        "infrac.static-config-hash".to_string(),
+        short_hash(&static_config),
+    );
 
     // Traefik reads the Docker API through a proxy that only allows reading
     // containers, so a compromised Traefik cannot drive the Docker daemon.
@@ -77,12 +121,10 @@ pub fn emit_proxy(
         restart: "unless-stopped".to_string(),
         networks: vec![SOCKET_NETWORK.to_string()],
         environment: IndexMap::from([("CONTAINERS".to_string(), "1".to_string())]),
-        volumes: vec![ComposeMount {
-            kind: "bind",
-            source: "/var/run/docker.sock".to_string(),
-            target: "/var/run/docker.sock".to_string(),
-            read_only: true,
-        }],
+        volumes: vec![read_only_bind(
+            "/var/run/docker.sock",
+            "/var/run/docker.sock",
+        )],
         ..ComposeService::default()
     };
     harden(&mut socket_proxy, []);
@@ -92,6 +134,7 @@ pub fn emit_proxy(
         services: IndexMap::new(),
         networks: IndexMap::new(),
         volumes: IndexMap::new(),
+        secrets,
     };
     add_config_hash(&mut traefik);
     add_config_hash(&mut socket_proxy);
@@ -116,16 +159,63 @@ pub fn emit_proxy(
             },
         );
     }
+    if matches!(proxy.certificates, Certificates::Acme { .. }) {
+        file.volumes
+            .insert(ACME_VOLUME.to_string(), ComposeVolume::default());
+    }
     artifacts.insert(
-        format!("hosts/{}/proxy/compose.yaml", host.name.value),
+        format!("{dir}/compose.yaml"),
         format!("{GENERATED_HEADER}{}", to_yaml(&file)),
     );
+    artifacts.insert(
+        format!("{dir}/.env.example"),
+        env_example(
+            &format!("the proxy of host `{}`", host.name.value),
+            &variables,
+        ),
+    );
+    artifacts.insert(format!("{dir}/traefik.yml"), static_config);
 }
 
-/// 80 and 443 on every address. daemon.json binds ports to loopback by default,
-/// so the proxy names its addresses, IPv6 too when the host has it.
-fn public_ports(host: &Host) -> Vec<ComposePort> {
-    let addresses: &[&str] = if host.has_ipv6() {
+/// The middlewares the host's routes and dashboard name, in declaration order.
+fn used_middlewares<'m>(
+    model: &'m Model,
+    host: &Host,
+    stacks: &[&crate::model::Stack],
+) -> Vec<&'m Middleware> {
+    let routes = stacks
+        .iter()
+        .flat_map(|s| s.services.iter())
+        .flat_map(|s| s.routes.iter())
+        .flat_map(|r| r.middlewares.iter());
+    let dashboard = host
+        .proxy
+        .as_ref()
+        .and_then(|p| p.dashboard.as_ref())
+        .and_then(|d| d.middleware.as_ref());
+    let used: std::collections::BTreeSet<MiddlewareId> =
+        routes.chain(dashboard).filter_map(|r| r.target).collect();
+    used.into_iter()
+        .map(|id| &model.middlewares[id.0])
+        .collect()
+}
+
+fn read_only_bind(source: &str, target: &str) -> ComposeMount {
+    ComposeMount {
+        kind: "bind",
+        source: source.to_string(),
+        target: target.to_string(),
+        read_only: true,
+    }
+}
+
+/// 80 and 443. Behind a tunnel only cloudflared on the host connects, so they
+/// are bound to loopback; otherwise to every address, IPv6 too when the host has
+/// it (daemon.json binds unnamed addresses to loopback, so each is named).
+fn published_ports(host: &Host) -> Vec<ComposePort> {
+    let addresses: &[&str] = if host.tunnel.is_some() {
+        &["127.0.0.1"]
+    } else if host.has_ipv6() {
         &["0.0.0.0", "::"]
     } else {
         &["0.0.0.0"]

@@ -29,6 +29,9 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
             "project" => model.project = lower_project(node),
             "secret" => model.secrets.extend(lower_secret(node)),
             "cidr-set" => model.cidr_sets.extend(lower_cidr_set(node)),
+            "middleware" => model
+                .middlewares
+                .extend(lower_middleware(node, diagnostics)),
             "host" => model.hosts.extend(lower_host(node, diagnostics)),
             "stack" => model.stacks.extend(lower_stack(node, diagnostics)),
             _ => {}
@@ -144,11 +147,149 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
             .children_named("address-pool")
             .filter_map(|p| lower_address_pool(p, diagnostics))
             .collect(),
-        proxy: node.child("proxy").map(|p| Proxy {
-            image: image_prop(p),
-            span: p.head,
+        proxy: node.child("proxy").map(|p| lower_proxy(p, diagnostics)),
+        tunnel: node.child("tunnel").and_then(|t| {
+            Some(Tunnel {
+                id: t.string_prop("id")?.value,
+                credentials: t.string_prop("credentials")?.value,
+                zone: t.string_prop("zone"),
+                span: t.head,
+            })
         }),
         name,
+    })
+}
+
+fn lower_proxy(node: &Checked, diagnostics: &mut Diagnostics) -> Proxy {
+    let tls = node.child("tls");
+    let acme = node.child("acme");
+    if let (Some(tls), Some(acme)) = (tls, acme) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E013,
+                "the proxy has both `tls` and `acme`",
+                acme.head,
+                "certificates from Let's Encrypt",
+            )
+            .with_secondary(tls.head, "certificates placed on the host")
+            .with_help("keep one source of certificates: `acme` or `tls \"cloudflare-origin\"`"),
+        );
+    }
+    let certificates = match (acme, tls) {
+        // The conflict is reported; checks about either source would only add noise.
+        (Some(_), Some(_)) => Certificates::SelfSigned,
+        (Some(acme), None) => match acme.string_prop("email") {
+            Some(email) => Certificates::Acme {
+                email: email.value,
+                challenge: match acme
+                    .string_prop("challenge")
+                    .as_ref()
+                    .map(|c| c.value.as_str())
+                {
+                    Some("tls") => AcmeChallenge::Tls,
+                    _ => AcmeChallenge::Http,
+                },
+                span: acme.head,
+            },
+            None => Certificates::SelfSigned,
+        },
+        (None, Some(tls)) => Certificates::CloudflareOrigin {
+            cert: tls
+                .string_prop("cert")
+                .map_or_else(|| "/etc/infrac/tls/origin.pem".to_string(), |c| c.value),
+            key: tls
+                .string_prop("key")
+                .map_or_else(|| "/etc/infrac/tls/origin.key".to_string(), |k| k.value),
+        },
+        (None, None) => Certificates::SelfSigned,
+    };
+    let dashboard = node
+        .child("dashboard")
+        .filter(|d| d.arg(0).and_then(|a| a.value.as_bool()) == Some(true))
+        .and_then(|d| {
+            let hostname = d.string_prop("hostname");
+            if hostname.is_none() && !d.rejected.iter().any(|(key, _)| key == "hostname") {
+                diagnostics.push(
+                    Diagnostic::new(Code::E005, "the dashboard needs a `hostname`", d.head, "hostname missing")
+                        .with_help("serve it like a route: `dashboard #true hostname=\"traefik.acme.example\" middleware=\"admin-auth\"`"),
+                );
+            }
+            Some(Dashboard {
+                hostname: hostname?,
+                middleware: d.string_prop("middleware").map(Reference::new),
+            })
+        });
+    Proxy {
+        image: image_prop(node),
+        span: node.head,
+        certificates,
+        access_log: node.child("access-log").map(|a| AccessLog {
+            status: a.string_prop("status").map(|s| s.value),
+        }),
+        dashboard,
+    }
+}
+
+const MIDDLEWARE_KINDS: [&str; 4] = ["headers", "rate-limit", "ip-allow", "basic-auth"];
+
+fn lower_middleware(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Middleware> {
+    let name = node.string_arg(0)?;
+    let kinds: Vec<&Checked> = node.children.iter().collect();
+    let kind = match kinds.as_slice() {
+        [] => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E005,
+                    format!("middleware `{}` does nothing", name.value),
+                    node.head,
+                    "no kind",
+                )
+                .with_help(format!("give it one of: {}", MIDDLEWARE_KINDS.join(", "))),
+            );
+            None
+        }
+        [kind] => lower_middleware_kind(kind),
+        [first, second, ..] => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E013,
+                    format!("middleware `{}` has several kinds", name.value),
+                    second.head,
+                    "second kind",
+                )
+                .with_secondary(first.head, "first kind")
+                .with_help("a middleware does one thing; declare one middleware per kind and list them on the route"),
+            );
+            None
+        }
+    };
+    Some(Middleware { name, kind })
+}
+
+fn lower_middleware_kind(node: &Checked) -> Option<MiddlewareKind> {
+    let integer = |name: &str| node.prop(name).and_then(|v| v.value.as_integer());
+    let text = |name: &str| node.string_prop(name).map(|v| v.value);
+    let flag = |name: &str| node.bool_prop(name).unwrap_or(false);
+    Some(match node.schema.name.as_str() {
+        "headers" => MiddlewareKind::Headers(Headers {
+            hsts_seconds: integer("hsts-seconds"),
+            hsts_include_subdomains: flag("hsts-include-subdomains"),
+            frame_deny: flag("frame-deny"),
+            content_type_nosniff: flag("content-type-nosniff"),
+            referrer_policy: text("referrer-policy"),
+            content_security_policy: text("content-security-policy"),
+        }),
+        "rate-limit" => MiddlewareKind::RateLimit {
+            average: integer("average")?,
+            burst: integer("burst"),
+        },
+        "ip-allow" => {
+            MiddlewareKind::IpAllow(node.rest(0).filter_map(|v| v.value.as_cidr()).collect())
+        }
+        "basic-auth" => {
+            MiddlewareKind::BasicAuth(Reference::new(node.string_prop("users-secret")?))
+        }
+        _ => return None,
     })
 }
 
@@ -234,6 +375,17 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                 Some(Route {
                     hostname: r.string_arg(0)?,
                     port: r.prop("port")?.value.as_port(),
+                    path_prefix: r.string_prop("path-prefix").map(|p| p.value),
+                    protocol: match r.string_prop("protocol") {
+                        Some(p) if p.value == "grpc" => Spanned::new(RouteProtocol::Grpc, p.span),
+                        Some(p) => Spanned::new(RouteProtocol::Http, p.span),
+                        None => Spanned::new(RouteProtocol::Http, r.head),
+                    },
+                    middlewares: r
+                        .children_named("middlewares")
+                        .flat_map(|m| m.rest(0).filter_map(spanned_string))
+                        .map(Reference::new)
+                        .collect(),
                     span: r.head,
                 })
             })
