@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the validators the tests run, from the package registries:
 # - Python tools into .tools/venv (git-ignored);
-# - Debian's iptables, iproute2 and cloud-init onto the system (needs root);
+# - Debian's iptables, iproute2, cloud-init and shellcheck onto the system (needs root);
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
 #   starts and the host's firewall is left alone.
 # Idempotent: a second run only checks what is there.
@@ -35,6 +35,7 @@ missing=()
 command -v iptables-restore >/dev/null || missing+=(iptables)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v cloud-init >/dev/null || missing+=(cloud-init)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 apt_updated=""
 apt_update() {
   if [ -z "$apt_updated" ]; then

@@ -1,0 +1,489 @@
+//! The edge artifacts are accepted by what consumes them:
+//! - traefik.yml by SchemaStore's Traefik v3 static schema, every dynamic file by
+//!   the file-provider schema (check-jsonschema; no Traefik binary is packaged);
+//! - the routers Traefik would build from the stacks' labels are complete and
+//!   consistent with the dynamic files (middlewares, certificate resolver);
+//! - cloudflared's config passes cloudflared's own ingress-rule validation,
+//!   re-implemented here (no cloudflared is packaged), and names every routed
+//!   hostname (cloudflared#1081);
+//! - dns-routes.sh passes shellcheck.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use infrac_core::Artifacts;
+use serde_json::Value;
+
+fn examples() -> Vec<(String, Artifacts)> {
+    support::examples()
+        .into_iter()
+        .map(|e| {
+            let artifacts = support::build_example(&e);
+            (e, artifacts)
+        })
+        .collect()
+}
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap()
+}
+
+fn scratch(name: &str, content: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("infrac-edge-{}-{name}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+fn check_schema(check_jsonschema: &Path, schema: &Path, file: &Path) -> (bool, String) {
+    let (ok, stdout, stderr) = support::run(
+        Command::new(check_jsonschema)
+            .arg("--schemafile")
+            .arg(schema)
+            .arg(file),
+    );
+    (ok, stdout + &stderr)
+}
+
+#[test]
+fn traefik_files_pass_the_traefik_v3_schemas() {
+    let (Some(check_jsonschema), Some(static_schema), Some(dynamic_schema)) = (
+        support::validator("check-jsonschema"),
+        support::schema_file("traefik-v3.json"),
+        support::schema_file("traefik-v3-file-provider.json"),
+    ) else {
+        return;
+    };
+    // The schemas reject what Traefik would reject: a misspelt key in each kind.
+    let (ok, _) = check_schema(
+        &check_jsonschema,
+        &static_schema,
+        &scratch(
+            "bad-static.yml",
+            "entryPoints:\n  web:\n    adress: \":80\"\n",
+        ),
+    );
+    assert!(!ok, "the static schema accepted a misspelt key");
+    let (ok, _) = check_schema(
+        &check_jsonschema,
+        &dynamic_schema,
+        &scratch(
+            "bad-dynamic.yml",
+            "http:\n  middlewares:\n    x:\n      rateLimit:\n        avrage: 1\n",
+        ),
+    );
+    assert!(!ok, "the file-provider schema accepted a misspelt key");
+
+    let mut checked = (0, 0);
+    for (example, artifacts) in examples() {
+        let dir = support::write_tree(&artifacts, &format!("edge-{example}"));
+        for path in artifacts.keys() {
+            let schema = if path.ends_with("/proxy/traefik.yml") {
+                checked.0 += 1;
+                &static_schema
+            } else if path.contains("/proxy/dynamic/") {
+                checked.1 += 1;
+                &dynamic_schema
+            } else {
+                continue;
+            };
+            let (ok, output) = check_schema(&check_jsonschema, schema, &dir.join(path));
+            assert!(ok, "{example}/{path}:\n{output}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    assert!(
+        checked.0 >= 2 && checked.1 >= 4,
+        "checked {checked:?} static/dynamic files"
+    );
+}
+
+/// A router as Traefik's Docker provider would assemble it from labels.
+#[derive(Default, Debug)]
+struct Router {
+    rule: Option<String>,
+    entrypoints: Option<String>,
+    tls: Option<String>,
+    certresolver: Option<String>,
+    middlewares: Vec<String>,
+    service: Option<String>,
+}
+
+#[test]
+fn labels_make_complete_routers() {
+    let mut routers_checked = 0;
+    for (example, artifacts) in examples() {
+        for (path, compose) in artifacts
+            .iter()
+            .filter(|(p, _)| p.starts_with("stacks/") && p.ends_with("compose.yaml"))
+        {
+            let stack = path.split('/').nth(1).unwrap();
+            let host_dir = host_of_stack(&artifacts, stack);
+            let static_config = yaml(&artifacts[&format!("{host_dir}/proxy/traefik.yml")]);
+            let file_middlewares: BTreeSet<String> = artifacts
+                .get(&format!("{host_dir}/proxy/dynamic/http.yml"))
+                .map(|http| {
+                    yaml(http)["http"]["middlewares"]
+                        .as_object()
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            let compose = yaml(compose);
+            for (name, service) in compose["services"].as_object().unwrap() {
+                let labels: BTreeMap<String, String> = service["labels"]
+                    .as_object()
+                    .map(|l| {
+                        l.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let where_ = format!("{example}/{path} service {name}");
+                let routers = routers_from(&labels, &where_);
+                if routers.is_empty() {
+                    assert!(
+                        !labels.contains_key("traefik.enable"),
+                        "{where_}: enabled without routers"
+                    );
+                    continue;
+                }
+                assert_eq!(
+                    labels.get("traefik.enable").map(String::as_str),
+                    Some("true"),
+                    "{where_}"
+                );
+                let network = format!("{stack}_ingress");
+                assert_eq!(
+                    labels.get("traefik.docker.network"),
+                    Some(&network),
+                    "{where_}"
+                );
+                let networks: Vec<&str> = service["networks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+                    .collect();
+                assert!(
+                    networks.contains(&"ingress"),
+                    "{where_}: routed but not on ingress"
+                );
+                assert_eq!(
+                    compose["networks"]["ingress"]["name"].as_str(),
+                    Some(network.as_str())
+                );
+                for (router_name, router) in &routers {
+                    let here = format!("{where_} router {router_name}");
+                    let rule = router
+                        .rule
+                        .as_deref()
+                        .unwrap_or_else(|| panic!("{here}: no rule"));
+                    assert!(
+                        rule.starts_with("Host(`") && rule.matches('`').count() % 2 == 0,
+                        "{here}: {rule}"
+                    );
+                    let entrypoints = router
+                        .entrypoints
+                        .as_deref()
+                        .unwrap_or_else(|| panic!("{here}: no entry point"));
+                    for entrypoint in entrypoints.split(',') {
+                        assert!(
+                            static_config["entryPoints"][entrypoint].is_object(),
+                            "{here}: entry point {entrypoint} is not defined"
+                        );
+                    }
+                    assert_eq!(router.tls.as_deref(), Some("true"), "{here}");
+                    if let Some(resolver) = &router.certresolver {
+                        assert!(
+                            static_config["certificatesResolvers"][resolver].is_object(),
+                            "{here}: resolver {resolver} is not defined"
+                        );
+                    }
+                    for middleware in &router.middlewares {
+                        let name = middleware.strip_suffix("@file").unwrap_or_else(|| {
+                            panic!("{here}: {middleware} is not from the file provider")
+                        });
+                        assert!(
+                            file_middlewares.contains(name),
+                            "{here}: middleware {name} is not in dynamic/http.yml"
+                        );
+                    }
+                    let service_name = router
+                        .service
+                        .as_deref()
+                        .unwrap_or_else(|| panic!("{here}: no service"));
+                    let port = labels
+                        .get(&format!(
+                            "traefik.http.services.{service_name}.loadbalancer.server.port"
+                        ))
+                        .unwrap_or_else(|| panic!("{here}: service {service_name} has no port"));
+                    assert!(
+                        port.parse::<u16>().is_ok_and(|p| p > 0),
+                        "{here}: port {port}"
+                    );
+                    routers_checked += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        routers_checked >= 10,
+        "only {routers_checked} routers checked"
+    );
+}
+
+fn routers_from(labels: &BTreeMap<String, String>, where_: &str) -> BTreeMap<String, Router> {
+    let mut routers: BTreeMap<String, Router> = BTreeMap::new();
+    for (key, value) in labels {
+        let Some(rest) = key.strip_prefix("traefik.http.routers.") else {
+            continue;
+        };
+        let (name, field) = rest
+            .split_once('.')
+            .unwrap_or_else(|| panic!("{where_}: {key}"));
+        let router = routers.entry(name.to_string()).or_default();
+        match field {
+            "rule" => router.rule = Some(value.clone()),
+            "entrypoints" => router.entrypoints = Some(value.clone()),
+            "tls" => router.tls = Some(value.clone()),
+            "tls.certresolver" => router.certresolver = Some(value.clone()),
+            "middlewares" => router.middlewares = value.split(',').map(str::to_string).collect(),
+            "service" => router.service = Some(value.clone()),
+            other => panic!("{where_}: unexpected router label {other}"),
+        }
+    }
+    routers
+}
+
+/// `hosts/<host>` of the proxy whose compose file joins the stack's ingress network.
+fn host_of_stack(artifacts: &Artifacts, stack: &str) -> String {
+    let network = format!("{stack}_ingress");
+    artifacts
+        .iter()
+        .find(|(path, text)| {
+            path.ends_with("/proxy/compose.yaml") && yaml(text)["networks"][&network].is_object()
+        })
+        .map(|(path, _)| path.trim_end_matches("/proxy/compose.yaml").to_string())
+        .unwrap_or_else(|| panic!("no proxy joins {network}"))
+}
+
+/// cloudflared's ingress validation (ingress/ingress.go, validateIngress): the
+/// last rule matches everything; every other rule has a hostname; a hostname
+/// holds at most one `*`, only as its whole leftmost label, and no port; every
+/// service is an origin URL with a scheme and a host, or `http_status:NNN`.
+fn cloudflared_ingress_errors(config: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let Some(rules) = config["ingress"].as_array().filter(|r| !r.is_empty()) else {
+        return vec!["no ingress rules".to_string()];
+    };
+    for (index, rule) in rules.iter().enumerate() {
+        let last = index + 1 == rules.len();
+        let hostname = rule["hostname"].as_str().unwrap_or("");
+        let path = rule["path"].as_str().unwrap_or("");
+        let catch_all = (hostname.is_empty() || hostname == "*") && path.is_empty();
+        if last && !catch_all {
+            errors.push(format!(
+                "rule {index}: the last rule must match every request"
+            ));
+        }
+        if !last && hostname.is_empty() {
+            errors.push(format!(
+                "rule {index}: only the last rule may omit the hostname"
+            ));
+        }
+        if !last && catch_all {
+            errors.push(format!(
+                "rule {index}: a catch-all before the last rule hides the rest"
+            ));
+        }
+        if hostname.contains(':') {
+            errors.push(format!("rule {index}: hostname {hostname} has a port"));
+        }
+        if hostname.matches('*').count() > 1
+            || (hostname.contains('*') && hostname != "*" && !hostname.starts_with("*."))
+        {
+            errors.push(format!(
+                "rule {index}: hostname {hostname}: `*` only as the whole leftmost label"
+            ));
+        }
+        let service = rule["service"].as_str().unwrap_or("");
+        if let Some(status) = service.strip_prefix("http_status:") {
+            if !status
+                .parse::<u16>()
+                .is_ok_and(|s| (100..=599).contains(&s))
+            {
+                errors.push(format!("rule {index}: bad status {status}"));
+            }
+        } else {
+            match url::Url::parse(service) {
+                Ok(origin)
+                    if origin.host_str().is_some()
+                        && ["http", "https", "tcp", "ssh", "rdp", "unix", "ws", "wss"]
+                            .contains(&origin.scheme()) =>
+                {
+                    if origin.path() != "/" && !origin.path().is_empty() {
+                        errors.push(format!("rule {index}: origin {service} has a path"));
+                    }
+                }
+                _ => errors.push(format!(
+                    "rule {index}: service {service} is not an origin URL"
+                )),
+            }
+        }
+        if let Some(server_name) = rule["originRequest"]["originServerName"].as_str()
+            && server_name != hostname
+        {
+            errors.push(format!(
+                "rule {index}: originServerName {server_name} differs from {hostname}"
+            ));
+        }
+    }
+    errors
+}
+
+#[test]
+fn cloudflared_validation_rejects_broken_configs() {
+    let broken = [
+        "ingress:\n- hostname: a.example\n  service: https://127.0.0.1:443\n",
+        "ingress:\n- service: https://127.0.0.1:443\n- service: http_status:404\n",
+        "ingress:\n- hostname: a.*.example\n  service: https://127.0.0.1:443\n- service: http_status:404\n",
+        "ingress:\n- hostname: a.example:443\n  service: https://127.0.0.1:443\n- service: http_status:404\n",
+        "ingress:\n- hostname: a.example\n  service: 127.0.0.1:443\n- service: http_status:404\n",
+        "ingress:\n- hostname: a.example\n  service: https://127.0.0.1/x\n- service: http_status:404\n",
+    ];
+    for config in broken {
+        assert!(
+            !cloudflared_ingress_errors(&yaml(config)).is_empty(),
+            "accepted:\n{config}"
+        );
+    }
+}
+
+#[test]
+fn cloudflared_configs_pass_ingress_validation_and_name_every_route() {
+    let mut checked = 0;
+    for (example, artifacts) in examples() {
+        for (path, text) in artifacts
+            .iter()
+            .filter(|(p, _)| p.ends_with("/cloudflared/config.yml"))
+        {
+            let config = yaml(text);
+            let errors = cloudflared_ingress_errors(&config);
+            assert!(errors.is_empty(), "{example}/{path}: {errors:?}");
+            assert!(
+                config["tunnel"].as_str().is_some_and(|t| !t.is_empty()),
+                "{example}/{path}"
+            );
+            assert!(
+                config["credentials-file"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with('/')),
+                "{example}/{path}"
+            );
+            assert!(
+                config["metrics"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("127.0.0.1:")),
+                "{example}/{path}: metrics off loopback"
+            );
+            let named: BTreeSet<&str> = config["ingress"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["hostname"].as_str())
+                .collect();
+            let host_dir = path.trim_end_matches("/cloudflared/config.yml");
+            let routed = routed_hostnames(&artifacts, host_dir);
+            assert!(
+                !routed.is_empty(),
+                "{example}/{path}: the host routes nothing"
+            );
+            let missing: Vec<&String> = routed
+                .iter()
+                .filter(|h| !named.contains(h.as_str()))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{example}/{path}: no ingress rule for {missing:?}"
+            );
+            let script = &artifacts[&format!("{host_dir}/cloudflared/dns-routes.sh")];
+            for hostname in &routed {
+                assert!(
+                    script.contains(&format!(" '{hostname}'\n")),
+                    "{example}: dns-routes.sh misses {hostname}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no example has a tunnel");
+}
+
+/// Hostnames of every router that the host's proxy serves: the stacks' labels
+/// and the dynamic files.
+fn routed_hostnames(artifacts: &Artifacts, host_dir: &str) -> BTreeSet<String> {
+    let proxy = yaml(&artifacts[&format!("{host_dir}/proxy/compose.yaml")]);
+    let networks: Vec<String> = proxy["networks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut rules: Vec<String> = Vec::new();
+    for (path, text) in artifacts
+        .iter()
+        .filter(|(p, _)| p.starts_with("stacks/") && p.ends_with("compose.yaml"))
+    {
+        let stack = path.split('/').nth(1).unwrap();
+        if !networks.contains(&format!("{stack}_ingress")) {
+            continue;
+        }
+        for service in yaml(text)["services"].as_object().unwrap().values() {
+            for (key, value) in service["labels"].as_object().into_iter().flatten() {
+                if key.ends_with(".rule") {
+                    rules.push(value.as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    if let Some(http) = artifacts.get(&format!("{host_dir}/proxy/dynamic/http.yml")) {
+        for router in yaml(http)["http"]["routers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, r)| r)
+        {
+            rules.push(router["rule"].as_str().unwrap().to_string());
+        }
+    }
+    rules
+        .iter()
+        .map(|rule| {
+            let start = rule.find("Host(`").unwrap() + "Host(`".len();
+            rule[start..].split('`').next().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn dns_routes_pass_shellcheck() {
+    let Some(shellcheck) = support::system_tool("shellcheck") else {
+        return;
+    };
+    let (ok, _, _) =
+        support::run(Command::new(&shellcheck).arg(scratch("bad.sh", "#!/bin/sh\necho $1\n")));
+    assert!(!ok, "shellcheck accepted an unquoted expansion");
+    let mut checked = 0;
+    for (example, artifacts) in examples() {
+        for (path, script) in artifacts.iter().filter(|(p, _)| p.ends_with(".sh")) {
+            let file = scratch(&format!("{example}-{checked}.sh"), script);
+            let (ok, stdout, stderr) = support::run(Command::new(&shellcheck).arg(&file));
+            assert!(ok, "{example}/{path}:\n{stdout}{stderr}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no shell script was generated");
+}
