@@ -6,7 +6,7 @@
 //! - cloudflared's config passes cloudflared's own ingress-rule validation,
 //!   re-implemented here (no cloudflared is packaged), and names every routed
 //!   hostname (cloudflared#1081);
-//! - dns-routes.sh passes shellcheck.
+//! - every generated shell script (dns-routes.sh, deploy.sh) passes shellcheck.
 
 mod support;
 
@@ -469,7 +469,7 @@ fn routed_hostnames(artifacts: &Artifacts, host_dir: &str) -> BTreeSet<String> {
 }
 
 #[test]
-fn dns_routes_pass_shellcheck() {
+fn shell_scripts_pass_shellcheck() {
     let Some(shellcheck) = support::system_tool("shellcheck") else {
         return;
     };

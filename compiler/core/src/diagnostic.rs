@@ -78,12 +78,15 @@ codes! {
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
     E301 Error "grpc-through-tunnel" "a gRPC route is served through a Cloudflare Tunnel";
     E302 Error "acme-challenge-unreachable" "Let's Encrypt cannot reach the port its challenge uses";
+    E401 Error "deploy-unreachable" "a deployed host has no IPv4 address";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
     W102 Warning "unpinned-image" "an image has no pinned tag";
     W103 Warning "route-without-healthcheck" "a routed service has no healthcheck";
     W201 Warning "ssh-open-to-world" "SSH is open to the whole internet";
     W301 Warning "route-outside-domain" "a route's hostname is not under the project's domains";
     W302 Warning "unused-middleware" "a middleware is not used";
+    W401 Warning "deploy-user-unknown" "the deploy user is not a sudo user of the host";
+    W402 Warning "deploy-blocked-by-firewall" "the host's SSH rule does not admit the deploy runner";
 }
 
 impl std::fmt::Display for Code {

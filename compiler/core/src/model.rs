@@ -47,6 +47,7 @@ pub struct Model {
     pub middlewares: Vec<Middleware>,
     pub hosts: Vec<Host>,
     pub stacks: Vec<Stack>,
+    pub gitops: Option<Gitops>,
 }
 
 impl Model {
@@ -426,4 +427,37 @@ pub struct BindMount {
     pub source: String,
     pub path: String,
     pub read_only: bool,
+}
+
+/// Workflows for a GitHub repository holding the sources.
+#[derive(Clone, Debug)]
+pub struct Gitops {
+    pub branch: String,
+    pub deploys: Vec<Deploy>,
+    pub review: Option<Review>,
+    pub actions: Vec<ActionPin>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Deploy {
+    pub host: Reference<HostId>,
+    pub ssh_user: Spanned<String>,
+    pub path: String,
+    pub environment: Option<String>,
+    pub runs_on: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub comment: bool,
+    pub against: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ActionPin {
+    pub name: String,
+    pub sha: String,
+    pub version: Option<String>,
 }

@@ -57,6 +57,9 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         })
         .collect();
 
+    for deploy in model.gitops.iter_mut().flat_map(|g| g.deploys.iter_mut()) {
+        deploy.host.target = lookup("host", &deploy.host.name, &hosts, diagnostics).map(HostId);
+    }
     for (stack_index, stack) in model.stacks.iter_mut().enumerate() {
         if let Some(host) = &mut stack.host {
             host.target = lookup("host", &host.name, &hosts, diagnostics).map(HostId);

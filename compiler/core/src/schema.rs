@@ -37,6 +37,11 @@ pub enum ValueType {
     Uuid,
     UrlPath,
     StatusRange,
+    GitRef,
+    CommitSha,
+    ActionName,
+    RelativePath,
+    SafePath,
     Enum(Vec<String>),
 }
 
@@ -71,6 +76,13 @@ impl ValueType {
             ValueType::Uuid => "a UUID such as `6ff42ae2-765d-4adf-8112-31c55c1551ef`".into(),
             ValueType::UrlPath => "a URL path such as `/api`".into(),
             ValueType::StatusRange => "an HTTP status or range such as `404` or `400-599`".into(),
+            ValueType::GitRef => "a branch name such as `main` or `release/1.2`".into(),
+            ValueType::CommitSha => "a full commit SHA (40 hexadecimal digits)".into(),
+            ValueType::ActionName => "an action such as `actions/checkout`".into(),
+            ValueType::RelativePath => "a relative path such as `compiled`".into(),
+            ValueType::SafePath => {
+                "an absolute path of letters, digits, `.`, `_`, `-` and `/`".into()
+            }
             ValueType::Enum(values) => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
@@ -103,6 +115,11 @@ impl ValueType {
             "uuid" => ValueType::Uuid,
             "url-path" => ValueType::UrlPath,
             "status-range" => ValueType::StatusRange,
+            "git-ref" => ValueType::GitRef,
+            "commit-sha" => ValueType::CommitSha,
+            "action-name" => ValueType::ActionName,
+            "relative-path" => ValueType::RelativePath,
+            "safe-path" => ValueType::SafePath,
             "enum" if !values.is_empty() => ValueType::Enum(values),
             "enum" => return Err("an enum needs `values`".into()),
             other => return Err(format!("unknown type `{other}`")),

@@ -171,6 +171,11 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::Uuid => check_uuid(s).map(|()| string()),
         ValueType::UrlPath => check_url_path(s).map(|()| string()),
         ValueType::StatusRange => check_status_range(s).map(|()| string()),
+        ValueType::GitRef => check_git_ref(s).map(|()| string()),
+        ValueType::CommitSha => check_commit_sha(s).map(|()| string()),
+        ValueType::ActionName => check_action_name(s).map(|()| string()),
+        ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
+        ValueType::SafePath => check_word_path(s, true).map(|()| string()),
         ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
         ValueType::Enum(values) => {
             let mut error = invalid(format!("`{s}` is not {}", ty.describe()));
@@ -465,6 +470,78 @@ pub fn check_status_range(s: &str) -> Result<(), Invalid> {
     } else {
         Err(invalid(format!("`{s}` is not an HTTP status range"))
             .help("write a status such as `404` or a range such as `400-599`"))
+    }
+}
+
+/// Characters that are literal everywhere a workflow or a shell script puts a
+/// value: no `$`, quote, space, brace or newline can start an expansion.
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/')
+}
+
+/// A branch name that git accepts (git-check-ref-format) and that is one plain
+/// word for a shell or an Actions expression.
+pub fn check_git_ref(s: &str) -> Result<(), Invalid> {
+    let valid = !s.is_empty()
+        && s.chars().all(is_word_char)
+        && !s.starts_with(['-', '/', '.'])
+        && !s.ends_with(['/', '.'])
+        && !s.ends_with(".lock")
+        && !s.contains("..")
+        && !s.contains("//")
+        && !s.contains("/.");
+    if valid {
+        Ok(())
+    } else {
+        Err(
+            invalid(format!("`{s}` is not a branch name infrac accepts"))
+                .help("use letters, digits, `.`, `_`, `-` and `/`, e.g. `main` or `release/1.2`"),
+        )
+    }
+}
+
+pub fn check_commit_sha(s: &str) -> Result<(), Invalid> {
+    if s.len() == 40
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a full commit SHA")).help(
+            "pin actions by the 40-digit lower-case SHA of a release commit; tags can be moved",
+        ))
+    }
+}
+
+/// `owner/repo` of a GitHub action.
+pub fn check_action_name(s: &str) -> Result<(), Invalid> {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    match s.split_once('/') {
+        Some((owner, repo)) if part_ok(owner) && part_ok(repo) => Ok(()),
+        _ => Err(invalid(format!("`{s}` is not an action name"))
+            .help("write `owner/repo`, e.g. `actions/checkout`")),
+    }
+}
+
+/// A path that is one plain word (letters, digits, `.`, `_`, `-`, `/`) without
+/// `..`: absolute or relative as asked.
+pub fn check_word_path(s: &str, absolute: bool) -> Result<(), Invalid> {
+    let words_ok =
+        !s.is_empty() && s.chars().all(is_word_char) && !s.split('/').any(|part| part == "..");
+    let anchored = s.starts_with('/') == absolute;
+    if words_ok && anchored {
+        Ok(())
+    } else {
+        let example = if absolute { "/opt/infrac" } else { "compiled" };
+        Err(invalid(format!("`{s}` is not a path infrac can pass to a workflow")).help(format!(
+            "write {} path of letters, digits, `.`, `_`, `-` and `/`, without `..`, e.g. `{example}`",
+            if absolute { "an absolute" } else { "a relative" }
+        )))
     }
 }
 

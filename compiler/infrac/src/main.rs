@@ -1,6 +1,7 @@
 //! The `infrac` command line: reads sources from disk, runs the core, and writes
 //! artifacts atomically. The only place (with the language server) that does I/O.
 
+mod diff;
 mod fs_loader;
 mod write;
 
@@ -43,6 +44,19 @@ enum Command {
         #[arg(long, value_enum)]
         deny: Option<Deny>,
     },
+    /// Show what a build would change compared with an artifact directory.
+    Diff {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// The directory to compare with, e.g. committed output of `infrac build`.
+        #[arg(long)]
+        against: PathBuf,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Unified)]
+        format: DiffFormat,
+        /// Exit 1 when anything differs (a stale committed output fails CI).
+        #[arg(long)]
+        exit_code: bool,
+    },
     /// Print the documentation of a diagnostic code.
     Explain {
         /// A code such as E101, or its name such as `missing-networks`.
@@ -53,6 +67,17 @@ enum Command {
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Human,
+    Json,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// GitHub Actions workflow commands: annotations on the source lines.
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DiffFormat {
+    Unified,
+    Markdown,
     Json,
 }
 
@@ -69,6 +94,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Build { path, out } => build(&path, &out),
         Command::Check { path, format, deny } => check(&path, format, deny.is_some()),
+        Command::Diff {
+            path,
+            against,
+            format,
+            exit_code,
+        } => diff(&path, &against, format, exit_code),
         Command::Explain { code } => explain(&code),
     }
 }
@@ -79,6 +110,12 @@ fn compile(path: &Path) -> Result<Compilation, ExitCode> {
         ExitCode::from(EXIT_USAGE)
     })?;
     Ok(infrac_core::compile(&entry, &fs_loader::FsLoader))
+}
+
+/// Standard output that a closed pipe (`| head`) does not turn into a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn print_human(compilation: &Compilation) {
@@ -121,10 +158,18 @@ fn check(path: &Path, format: Format, deny_warnings: bool) -> ExitCode {
     };
     match format {
         Format::Human => print_human(&compilation),
-        Format::Json => print!(
-            "{}",
-            render::render_json(&compilation.sources, &compilation.diagnostics)
-        ),
+        Format::Json => print_out(&render::render_json(
+            &compilation.sources,
+            &compilation.diagnostics,
+        )),
+        Format::Sarif => print_out(&render::render_sarif(
+            &compilation.sources,
+            &compilation.diagnostics,
+        )),
+        Format::Github => print_out(&render::render_github(
+            &compilation.sources,
+            &compilation.diagnostics,
+        )),
     }
     let failing = compilation
         .diagnostics
@@ -137,10 +182,39 @@ fn check(path: &Path, format: Format, deny_warnings: bool) -> ExitCode {
     }
 }
 
+fn diff(path: &Path, against: &Path, format: DiffFormat, exit_code: bool) -> ExitCode {
+    let compilation = match compile(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    print_human(&compilation);
+    let Some(artifacts) = &compilation.artifacts else {
+        eprintln!("the build fails: nothing to compare");
+        return ExitCode::from(EXIT_PROBLEMS);
+    };
+    let tree_diff = match diff::diff_against(artifacts, against) {
+        Ok(d) => d,
+        Err(error) => {
+            eprintln!("error: cannot read {}: {error}", against.display());
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    print_out(&match format {
+        DiffFormat::Unified => diff::render_unified(&tree_diff),
+        DiffFormat::Markdown => diff::render_markdown(&tree_diff),
+        DiffFormat::Json => diff::render_json(&tree_diff),
+    });
+    if exit_code && !tree_diff.is_empty() {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn explain(code: &str) -> ExitCode {
     match code.parse::<Code>() {
         Ok(code) => {
-            print!("{}", code.docs());
+            print_out(code.docs());
             ExitCode::SUCCESS
         }
         Err(()) => {

@@ -5,6 +5,7 @@
 mod cidrs;
 mod datastores;
 mod dependencies;
+mod deploys;
 mod edge;
 pub mod graph;
 mod healthchecks;
@@ -33,4 +34,5 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
     rule_sources::check_rule_sources(model, diagnostics);
     edge::check_edge(model, diagnostics);
     middlewares::check_unused_middlewares(model, diagnostics);
+    deploys::check_deploys(model, diagnostics);
 }

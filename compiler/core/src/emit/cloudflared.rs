@@ -134,7 +134,7 @@ fn dns_routes(tunnel: &Tunnel, hostnames: &[String]) -> String {
 }
 
 /// One shell word, whatever the text: single quotes, with `'` written `'\''`.
-pub fn shell_quote(text: &str) -> String {
+fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 

@@ -4,8 +4,10 @@
 mod cloud_init;
 mod cloudflared;
 mod compose_file;
+mod deploy_script;
 mod docker_daemon;
 mod firewall;
+mod github_actions;
 mod manifest;
 mod proxy;
 mod stack;
@@ -35,6 +37,16 @@ pub fn emit(model: &Model) -> Artifacts {
             cloud_init::cloud_init_path(host),
             cloud_init::cloud_init(model, host),
         );
+    }
+    if let Some(gitops) = &model.gitops {
+        github_actions::emit_workflows(model, gitops, &mut artifacts);
+        for host in gitops.deploys.iter().filter_map(|d| d.host.target) {
+            let host = &model.hosts[host.0];
+            artifacts.insert(
+                deploy_script::deploy_script_path(host),
+                deploy_script::deploy_script(model, host),
+            );
+        }
     }
     let manifest = manifest::manifest(&artifacts);
     artifacts.insert(manifest::MANIFEST_PATH.to_string(), manifest);

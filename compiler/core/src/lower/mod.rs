@@ -34,6 +34,7 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
                 .extend(lower_middleware(node, diagnostics)),
             "host" => model.hosts.extend(lower_host(node, diagnostics)),
             "stack" => model.stacks.extend(lower_stack(node, diagnostics)),
+            "gitops" => model.gitops = Some(lower_gitops(node)),
             _ => {}
         }
     }
@@ -55,6 +56,47 @@ fn lower_secret(node: &Checked) -> Option<Secret> {
         name: node.string_arg(0)?,
         env: node.string_prop("env"),
     })
+}
+
+fn lower_gitops(node: &Checked) -> Gitops {
+    Gitops {
+        branch: node
+            .child("branch")
+            .and_then(|b| b.string_arg(0))
+            .map_or_else(|| "main".to_string(), |b| b.value),
+        deploys: node
+            .children_named("deploy")
+            .filter_map(|d| {
+                Some(Deploy {
+                    host: Reference::new(d.string_prop("host")?),
+                    ssh_user: d.string_prop("ssh-user")?,
+                    path: d
+                        .string_prop("path")
+                        .map_or_else(|| "/opt/infrac".to_string(), |p| p.value),
+                    environment: d.string_prop("environment").map(|e| e.value),
+                    runs_on: d
+                        .string_prop("runs-on")
+                        .map_or_else(|| "ubuntu-24.04".to_string(), |r| r.value),
+                    span: d.head,
+                })
+            })
+            .collect(),
+        review: node.child("review").map(|r| Review {
+            comment: r.bool_prop("comment").unwrap_or(false),
+            against: r.string_prop("against").map(|a| a.value),
+        }),
+        actions: node
+            .children_named("action")
+            .filter_map(|a| {
+                Some(ActionPin {
+                    name: a.string_arg(0)?.value,
+                    sha: a.string_prop("sha")?.value,
+                    version: a.string_prop("version").map(|v| v.value),
+                })
+            })
+            .collect(),
+        span: node.head,
+    }
 }
 
 fn lower_cidr_set(node: &Checked) -> Option<CidrSet> {
