@@ -55,6 +55,13 @@ impl Model {
         &self.stacks[id.stack.0].services[id.index]
     }
 
+    /// The stacks that run on a host, in source order.
+    pub fn stacks_on(&self, host: HostId) -> impl Iterator<Item = &Stack> {
+        self.stacks
+            .iter()
+            .filter(move |s| s.host.as_ref().and_then(|h| h.target) == Some(host))
+    }
+
     /// The host a stack runs on, once resolved.
     pub fn host_of(&self, stack: &Stack) -> Option<&Host> {
         stack

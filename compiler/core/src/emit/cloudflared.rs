@@ -94,9 +94,7 @@ pub fn emit_cloudflared(
 /// (several path prefixes share one hostname) and the dashboard.
 fn routed_hostnames(model: &Model, host_id: HostId, host: &Host) -> Vec<String> {
     let routes = model
-        .stacks
-        .iter()
-        .filter(|s| s.host.as_ref().and_then(|h| h.target) == Some(host_id))
+        .stacks_on(host_id)
         .flat_map(|s| s.services.iter())
         .flat_map(|s| s.routes.iter())
         .map(|r| &r.hostname.value);

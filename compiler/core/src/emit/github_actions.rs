@@ -167,16 +167,11 @@ fn deploy_workflow(model: &Model, gitops: &Gitops) -> String {
 }
 
 fn deploy_job(model: &Model, gitops: &Gitops, deploy: &Deploy) -> Option<Job> {
-    let host = &model.hosts[deploy.host.target?.0];
+    let host_id = deploy.host.target?;
+    let host = &model.hosts[host_id.0];
     let address = host.addresses.iter().find(|a| a.value.is_ipv4())?;
     let stacks: Vec<&str> = model
-        .stacks
-        .iter()
-        .filter(|s| {
-            model
-                .host_of(s)
-                .is_some_and(|h| h.name.value == host.name.value)
-        })
+        .stacks_on(host_id)
         .map(|s| s.name.value.as_str())
         .collect();
     let ssh = "ssh -i \"$HOME/.ssh/deploy_key\" -p \"$DEPLOY_PORT\" -o BatchMode=yes";

@@ -41,9 +41,8 @@ pub fn emit(model: &Model) -> Artifacts {
     if let Some(gitops) = &model.gitops {
         github_actions::emit_workflows(model, gitops, &mut artifacts);
         for host in gitops.deploys.iter().filter_map(|d| d.host.target) {
-            let host = &model.hosts[host.0];
             artifacts.insert(
-                deploy_script::deploy_script_path(host),
+                deploy_script::deploy_script_path(&model.hosts[host.0]),
                 deploy_script::deploy_script(model, host),
             );
         }

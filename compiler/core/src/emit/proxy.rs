@@ -11,7 +11,7 @@ use super::compose_file::*;
 use super::stack::{env_example, ingress_network};
 use super::traefik;
 use crate::model::{
-    Certificates, Host, HostId, Middleware, MiddlewareId, MiddlewareKind, Model, Tier,
+    Certificates, Host, HostId, Middleware, MiddlewareId, MiddlewareKind, Model, Stack, Tier,
 };
 
 const SOCKET_PROXY_IMAGE: &str = "ghcr.io/tecnativa/docker-socket-proxy:v0.3.0";
@@ -26,11 +26,7 @@ pub fn emit_proxy(
 ) {
     let Some(proxy) = &host.proxy else { return };
     let dir = format!("hosts/{}/proxy", host.name.value);
-    let stacks: Vec<_> = model
-        .stacks
-        .iter()
-        .filter(|s| s.host.as_ref().and_then(|h| h.target) == Some(host_id))
-        .collect();
+    let stacks: Vec<&Stack> = model.stacks_on(host_id).collect();
     let ingress_networks: Vec<String> = stacks
         .iter()
         .filter(|s| s.services.iter().any(|svc| svc.on(Tier::Ingress)))
@@ -178,11 +174,7 @@ pub fn emit_proxy(
 }
 
 /// The middlewares the host's routes and dashboard name, in declaration order.
-fn used_middlewares<'m>(
-    model: &'m Model,
-    host: &Host,
-    stacks: &[&crate::model::Stack],
-) -> Vec<&'m Middleware> {
+fn used_middlewares<'m>(model: &'m Model, host: &Host, stacks: &[&Stack]) -> Vec<&'m Middleware> {
     let routes = stacks
         .iter()
         .flat_map(|s| s.services.iter())
