@@ -201,7 +201,7 @@ pub struct PortMatch {
     pub port: u16,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Firewall {
     pub allows: Vec<Allow>,
     /// Ports containers may not connect to; the default (SMTP) is already filled in.
@@ -293,7 +293,7 @@ pub enum MiddlewareKind {
     BasicAuth(Reference<SecretId>),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Headers {
     pub hsts_seconds: Option<u64>,
     pub hsts_include_subdomains: bool,
@@ -443,7 +443,6 @@ pub struct Gitops {
     pub deploys: Vec<Deploy>,
     pub review: Option<Review>,
     pub actions: Vec<ActionPin>,
-    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

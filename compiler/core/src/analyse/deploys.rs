@@ -67,6 +67,7 @@ fn check_firewall(model: &Model, host: &Host, deploy: &Deploy, diagnostics: &mut
     };
     let open_to_all = model
         .networks_of(source)
+        .filter(|nets| !nets.is_empty())
         .is_none_or(|nets| nets.iter().any(|n| n.prefix_len() == 0));
     if !open_to_all {
         diagnostics.push(

@@ -13,7 +13,8 @@ pub fn check_rule_sources(model: &Model, diagnostics: &mut Diagnostics) {
         check_ssh(model, host, diagnostics);
         for allow in &host.firewall.allows {
             let Some(source) = &allow.from else { continue };
-            let Some(networks) = model.networks_of(source) else {
+            // A set whose every entry was invalid has nothing left to judge.
+            let Some(networks) = model.networks_of(source).filter(|n| !n.is_empty()) else {
                 continue;
             };
             if !networks.iter().any(|n| host_has_family(host, n)) {
@@ -52,7 +53,7 @@ fn check_ssh(model: &Model, host: &Host, diagnostics: &mut Diagnostics) {
         ));
         return;
     };
-    let Some(networks) = model.networks_of(source) else {
+    let Some(networks) = model.networks_of(source).filter(|n| !n.is_empty()) else {
         return;
     };
     if networks.iter().any(|n| n.prefix_len() == 0) {

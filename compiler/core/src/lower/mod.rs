@@ -95,7 +95,6 @@ fn lower_gitops(node: &Checked) -> Gitops {
                 })
             })
             .collect(),
-        span: node.head,
     }
 }
 
