@@ -77,7 +77,7 @@ fn check_points_at_the_offending_line() {
         ("cidr-family-mismatch.kdl", "E202", 8),
         ("ssh-lockout.kdl", "E203", 6),
         ("invalid-host-values.kdl", "E007", 10),
-        ("invalid-host-values.kdl", "E007", 13),
+        ("invalid-host-values.kdl", "E007", 14),
         ("grpc-through-tunnel.kdl", "E301", 13),
         ("middleware-references.kdl", "E010", 22),
         ("duplicate-path-route.kdl", "E108", 16),
