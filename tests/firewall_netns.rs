@@ -2,7 +2,8 @@
 //! test builds a host out of network namespaces, loads a stand-in for Docker's
 //! own chains (FORWARD → DOCKER-USER → DOCKER-FORWARD, DNAT for published
 //! ports, as Docker 28 lays them out), applies the compiled `rules.v4` and
-//! `rules.v6` with `iptables-restore --noflush`, and tries connections:
+//! `rules.v6` with `iptables-restore --noflush` (both the nf_tables and the
+//! legacy backend, each in namespaces of its own), and tries connections:
 //!
 //! ```text
 //!   outside (the internet)          host                       container
@@ -29,8 +30,6 @@ const FIXTURE: &str = "tests/fixtures/firewall";
 /// The fixture's addresses, per family.
 struct Plan {
     family: &'static str,
-    restore: &'static str,
-    save: &'static str,
     host: &'static str,
     outside: &'static str,
     container: &'static str,
@@ -43,8 +42,6 @@ struct Plan {
 
 const V4: Plan = Plan {
     family: "IPv4",
-    restore: "iptables-restore",
-    save: "iptables-save",
     host: "203.0.113.10",
     outside: "203.0.113.1",
     container: "172.30.0.2",
@@ -57,8 +54,6 @@ const V4: Plan = Plan {
 
 const V6: Plan = Plan {
     family: "IPv6",
-    restore: "ip6tables-restore",
-    save: "ip6tables-save",
     host: "2001:db8::10",
     outside: "2001:db8::1",
     container: "fd00:30::2",
@@ -172,10 +167,10 @@ impl Lab {
         command
     }
 
-    fn build(ip: PathBuf) -> Lab {
+    fn build(ip: PathBuf, label: &str) -> Lab {
         let mut lab = Lab {
             ip,
-            prefix: format!("infrac-fw-{}", std::process::id()),
+            prefix: format!("infrac-fw-{label}-{}", std::process::id()),
             servers: Vec::new(),
         };
         let (host, outside, container) = (lab.ns("host"), lab.ns("out"), lab.ns("ctr"));
@@ -330,19 +325,39 @@ impl Drop for Lab {
     }
 }
 
-fn tools() -> Option<(PathBuf, PathBuf, PathBuf, PathBuf, PathBuf)> {
+/// One of iptables' two backends, with its restore and save programs per family.
+struct Backend {
+    name: &'static str,
+    restore: [PathBuf; 2],
+    save: [PathBuf; 2],
+}
+
+/// `ip` and both backends: Debian defaults to nf_tables, other systems (and
+/// older Docker hosts) use the legacy backend; the rule sets must work on both.
+fn tools() -> Option<(PathBuf, Vec<Backend>)> {
     let is_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     support::required("root (for network namespaces)", is_root.then(PathBuf::new))?;
-    Some((
-        support::system_tool("ip")?,
-        support::system_tool("iptables-restore")?,
-        support::system_tool("ip6tables-restore")?,
-        support::system_tool("iptables-save")?,
-        support::system_tool("ip6tables-save")?,
-    ))
+    let ip = support::system_tool("ip")?;
+    let mut backends = Vec::new();
+    for name in ["nft", "legacy"] {
+        let tool = |program: &str| {
+            Some((
+                support::system_tool(&format!("{program}-{name}-restore"))?,
+                support::system_tool(&format!("{program}-{name}-save"))?,
+            ))
+        };
+        let (restore4, save4) = tool("iptables")?;
+        let (restore6, save6) = tool("ip6tables")?;
+        backends.push(Backend {
+            name,
+            restore: [restore4, restore6],
+            save: [save4, save6],
+        });
+    }
+    Some((ip, backends))
 }
 
 fn fixture_artifacts() -> Artifacts {
@@ -354,15 +369,54 @@ fn fixture_artifacts() -> Artifacts {
 
 #[test]
 fn rule_sets_enforce_the_policy_on_real_traffic() {
-    let Some((ip, restore4, restore6, save4, save6)) = tools() else {
+    let Some((ip, backends)) = tools() else {
         return;
     };
     let artifacts = fixture_artifacts();
-    let lab = Lab::build(ip);
+    // Each backend gets namespaces of its own, so both run at once: most of the
+    // time goes to waiting out connections that must not be answered.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = backends
+            .iter()
+            .map(|backend| {
+                let (ip, artifacts) = (&ip, &artifacts);
+                scope.spawn(move || {
+                    let lab = Lab::build(ip.clone(), backend.name);
+                    let mut failures = Vec::new();
+                    for (index, plan) in [&V4, &V6].into_iter().enumerate() {
+                        failures.extend(
+                            try_flows(&lab, backend, index, plan, artifacts)
+                                .into_iter()
+                                .map(|f| format!("{} {}: {f}", backend.name, plan.family)),
+                        );
+                    }
+                    failures
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .flat_map(|run| run.join().expect("a backend's run panicked"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "the firewall let the wrong traffic through:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Applies one family's rule set over Docker's stand-in and tries every flow;
+/// returns what went wrong.
+fn try_flows(
+    lab: &Lab,
+    backend: &Backend,
+    family: usize,
+    plan: &Plan,
+    artifacts: &Artifacts,
+) -> Vec<String> {
+    let (restore, save) = (&backend.restore[family], &backend.save[family]);
     let mut failures = Vec::new();
-    for (plan, restore, save) in [(&V4, &restore4, &save4), (&V6, &restore6, &save6)] {
-        assert_eq!(plan.restore, restore.file_name().unwrap());
-        assert_eq!(plan.save, save.file_name().unwrap());
+    {
         let file = if plan.family == "IPv4" {
             "rules.v4"
         } else {
@@ -377,8 +431,8 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
         let applied_twice = lab.filter_rules(save);
         assert_eq!(
             applied_once, applied_twice,
-            "{}: applying twice changed the rules",
-            plan.family
+            "{} {}: applying twice changed the rules",
+            backend.name, plan.family
         );
         for line in docker_chains
             .iter()
@@ -386,7 +440,8 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
         {
             assert!(
                 applied_once.contains(line),
-                "{}: Docker's `{line}` did not survive",
+                "{} {}: Docker's `{line}` did not survive",
+                backend.name,
                 plan.family
             );
         }
@@ -470,17 +525,13 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
         for (what, from, source, target, port, expected) in expectations {
             let outcome = lab.probe(from, source, target, port, 1);
             if outcome != [expected] {
-                failures.push(format!(
-                    "{}: {what}: expected {expected}, got {outcome:?}",
-                    plan.family
-                ));
+                failures.push(format!("{what}: expected {expected}, got {outcome:?}"));
             }
         }
         let container_to_host = lab.probe("ctr", "-", plan.host, 22, 1);
         if container_to_host != ["closed"] {
             failures.push(format!(
-                "{}: container → host SSH: expected closed, got {container_to_host:?}",
-                plan.family
+                "container → host SSH: expected closed, got {container_to_host:?}"
             ));
         }
 
@@ -491,23 +542,18 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
         expected.push("closed".to_string());
         if burst != expected {
             failures.push(format!(
-                "{}: SSH rate limit: expected 10 opens then closed, got {burst:?}",
-                plan.family
+                "SSH rate limit: expected 10 opens then closed, got {burst:?}"
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "the firewall let the wrong traffic through:\n{}",
-        failures.join("\n")
-    );
+    failures
 }
 
 /// A quick validity check of every example's rule sets: applied for real in a
 /// throwaway namespace (`--test` accepts rules that fail on apply).
 #[test]
 fn every_example_rule_set_applies() {
-    let Some((_, restore4, restore6, _, _)) = tools() else {
+    let Some((_, backends)) = tools() else {
         return;
     };
     let Some(unshare) = support::system_tool("unshare") else {
@@ -520,25 +566,27 @@ fn every_example_rule_set_applies() {
             .iter()
             .filter(|(p, _)| p.contains("/firewall/rules.v"))
         {
-            let restore = if path.ends_with(".v4") {
-                &restore4
-            } else {
-                &restore6
-            };
+            let family = usize::from(path.ends_with(".v6"));
             let file =
                 std::env::temp_dir().join(format!("infrac-rules-{}-{applied}", std::process::id()));
             std::fs::write(&file, rules).unwrap();
-            let (ok, _, stderr) = support::run(
-                Command::new(&unshare)
-                    .arg("--net")
-                    .arg(restore)
-                    .arg("--noflush")
-                    .arg(&file),
-            );
+            for backend in &backends {
+                let (ok, _, stderr) = support::run(
+                    Command::new(&unshare)
+                        .arg("--net")
+                        .arg(&backend.restore[family])
+                        .arg("--noflush")
+                        .arg(&file),
+                );
+                assert!(
+                    ok,
+                    "{example}/{path} does not apply with {}: {stderr}",
+                    backend.name
+                );
+                applied += 1;
+            }
             let _ = std::fs::remove_file(&file);
-            assert!(ok, "{example}/{path} does not apply: {stderr}");
-            applied += 1;
         }
     }
-    assert!(applied >= 4, "only {applied} rule sets applied");
+    assert!(applied >= 8, "only {applied} rule sets applied");
 }
