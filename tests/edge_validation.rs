@@ -17,16 +17,6 @@ use std::process::Command;
 use infrac_core::Artifacts;
 use serde_json::Value;
 
-fn examples() -> Vec<(String, Artifacts)> {
-    support::examples()
-        .into_iter()
-        .map(|e| {
-            let artifacts = support::build_example(&e);
-            (e, artifacts)
-        })
-        .collect()
-}
-
 fn yaml(text: &str) -> Value {
     serde_saphyr::from_str(text).unwrap()
 }
@@ -77,7 +67,7 @@ fn traefik_files_pass_the_traefik_v3_schemas() {
     assert!(!ok, "the file-provider schema accepted a misspelt key");
 
     let mut checked = (0, 0);
-    for (example, artifacts) in examples() {
+    for (example, artifacts) in support::validated_projects() {
         let dir = support::write_tree(&artifacts, &format!("edge-{example}"));
         for path in artifacts.keys() {
             let schema = if path.ends_with("/proxy/traefik.yml") {
@@ -114,7 +104,7 @@ struct Router {
 #[test]
 fn labels_make_complete_routers() {
     let mut routers_checked = 0;
-    for (example, artifacts) in examples() {
+    for (example, artifacts) in support::validated_projects() {
         for (path, compose) in artifacts
             .iter()
             .filter(|(p, _)| p.starts_with("stacks/") && p.ends_with("compose.yaml"))
@@ -365,7 +355,7 @@ fn cloudflared_validation_rejects_broken_configs() {
 #[test]
 fn cloudflared_configs_pass_ingress_validation_and_name_every_route() {
     let mut checked = 0;
-    for (example, artifacts) in examples() {
+    for (example, artifacts) in support::validated_projects() {
         for (path, text) in artifacts
             .iter()
             .filter(|(p, _)| p.ends_with("/cloudflared/config.yml"))
@@ -477,7 +467,7 @@ fn shell_scripts_pass_shellcheck() {
         support::run(Command::new(&shellcheck).arg(scratch("bad.sh", "#!/bin/sh\necho $1\n")));
     assert!(!ok, "shellcheck accepted an unquoted expansion");
     let mut checked = 0;
-    for (example, artifacts) in examples() {
+    for (example, artifacts) in support::validated_projects() {
         for (path, script) in artifacts.iter().filter(|(p, _)| p.ends_with(".sh")) {
             let file = scratch(&format!("{example}-{checked}.sh"), script);
             let (ok, stdout, stderr) = support::run(Command::new(&shellcheck).arg(&file));

@@ -30,8 +30,8 @@ fn scratch_dir(label: &str) -> PathBuf {
 
 fn workflows() -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for example in support::examples() {
-        for (path, text) in support::build_example(&example) {
+    for (example, artifacts) in support::validated_projects() {
+        for (path, text) in artifacts {
             if path.starts_with(".github/workflows/") {
                 found.push((format!("{example}/{path}"), text));
             }
@@ -196,7 +196,7 @@ fn deploys_follow_the_model() {
         "iptables-restore --noflush",
         "-p blog -f",
         "proxy_file=",
-        "docker network connect",
+        "docker network connect blog_ingress",
         "down --remove-orphans",
     ]
     .iter()

@@ -10,15 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every example plus the firewall fixture, built.
+/// Every validated project plus the firewall fixture, built.
 fn projects() -> Vec<(String, infrac_core::Artifacts)> {
-    let mut projects: Vec<(String, infrac_core::Artifacts)> = support::examples()
-        .into_iter()
-        .map(|e| {
-            let artifacts = support::build_example(&e);
-            (e, artifacts)
-        })
-        .collect();
+    let mut projects = support::validated_projects();
     let fixture = support::compile_in(
         &support::workspace().join("tests/fixtures/firewall"),
         "infrac.kdl",

@@ -50,7 +50,10 @@ fn yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2() {
     );
     let mut checked = 0;
     for artifacts in &projects {
-        for (path, yaml) in artifacts.iter().filter(|(p, _)| p.ends_with(".yaml")) {
+        for (path, yaml) in artifacts
+            .iter()
+            .filter(|(p, _)| p.ends_with(".yaml") || p.ends_with(".yml"))
+        {
             let yaml_1_2: serde_json::Value =
                 serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{path}: {e}"));
             let yaml_1_1 = read_with_pyyaml(&python, yaml);

@@ -55,6 +55,26 @@ pub fn examples() -> Vec<String> {
     names
 }
 
+/// Every example, and the fixture of values YAML and shells could misread, built:
+/// what the validators of each artifact kind are run on.
+pub fn validated_projects() -> Vec<(String, Artifacts)> {
+    let mut projects: Vec<(String, Artifacts)> = examples()
+        .into_iter()
+        .map(|e| {
+            let artifacts = build_example(&e);
+            (e, artifacts)
+        })
+        .collect();
+    let fixture = compile_in(&workspace().join("tests/fixtures"), "tricky-values.kdl");
+    projects.push((
+        "tricky-values".to_string(),
+        fixture
+            .artifacts
+            .expect("the tricky-values fixture compiles"),
+    ));
+    projects
+}
+
 /// A validator installed by tests/setup.sh into the project's venv.
 pub fn validator(name: &str) -> Option<PathBuf> {
     let path = workspace().join(".tools/venv/bin").join(name);

@@ -56,14 +56,17 @@ pub fn deploy_script(model: &Model, host_id: HostId) -> String {
             .map(|s| ingress_network(&s.name.value))
             .collect();
         if !networks.is_empty() {
-            script.push_str(&format!(
+            script.push_str(
                 "# Idempotent: a proxy recreated by hand may have lost a network.\n\
-                 for network in {}; do\n\
-                 \x20   if ! docker inspect -f '{{{{json .NetworkSettings.Networks}}}}' \"$proxy\" | grep -q \"\\\"$network\\\"\"; then\n\
-                 \x20       docker network connect \"$network\" \"$proxy\"\n\
-                 \x20   fi\n\
-                 done\n",
-                networks.join(" ")
+                 joined=$(docker inspect -f '{{json .NetworkSettings.Networks}}' \"$proxy\")\n",
+            );
+        }
+        for network in networks {
+            script.push_str(&format!(
+                "case \"$joined\" in\n\
+                 \x20   *'\"{network}\"'*) ;;\n\
+                 \x20   *) docker network connect {network} \"$proxy\" ;;\n\
+                 esac\n"
             ));
         }
     }

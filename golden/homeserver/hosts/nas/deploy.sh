@@ -30,11 +30,35 @@ proxy_file="$host_dir/proxy/compose.yaml"
 docker compose -f "$proxy_file" up -d --remove-orphans
 proxy=$(docker compose -f "$proxy_file" ps -q traefik)
 # Idempotent: a proxy recreated by hand may have lost a network.
-for network in media_ingress cloud_ingress git_ingress vault_ingress documents_ingress status_ingress automation_ingress; do
-    if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy" | grep -q "\"$network\""; then
-        docker network connect "$network" "$proxy"
-    fi
-done
+joined=$(docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy")
+case "$joined" in
+    *'"media_ingress"'*) ;;
+    *) docker network connect media_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"cloud_ingress"'*) ;;
+    *) docker network connect cloud_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"git_ingress"'*) ;;
+    *) docker network connect git_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"vault_ingress"'*) ;;
+    *) docker network connect vault_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"documents_ingress"'*) ;;
+    *) docker network connect documents_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"status_ingress"'*) ;;
+    *) docker network connect status_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"automation_ingress"'*) ;;
+    *) docker network connect automation_ingress "$proxy" ;;
+esac
 
 # Stacks of an earlier deploy that are no longer in the source.
 for dir in "$root"/stacks/*/; do

@@ -26,11 +26,19 @@ proxy_file="$host_dir/proxy/compose.yaml"
 docker compose -f "$proxy_file" up -d --remove-orphans
 proxy=$(docker compose -f "$proxy_file" ps -q traefik)
 # Idempotent: a proxy recreated by hand may have lost a network.
-for network in blog_ingress shop_ingress analytics_ingress; do
-    if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy" | grep -q "\"$network\""; then
-        docker network connect "$network" "$proxy"
-    fi
-done
+joined=$(docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy")
+case "$joined" in
+    *'"blog_ingress"'*) ;;
+    *) docker network connect blog_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"shop_ingress"'*) ;;
+    *) docker network connect shop_ingress "$proxy" ;;
+esac
+case "$joined" in
+    *'"analytics_ingress"'*) ;;
+    *) docker network connect analytics_ingress "$proxy" ;;
+esac
 
 # Stacks of an earlier deploy that are no longer in the source.
 for dir in "$root"/stacks/*/; do
