@@ -5,27 +5,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn infrac() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infrac"));
-    command.env("NO_COLOR", "1");
-    command
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infrac-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn case(name: &str) -> PathBuf {
     support::workspace().join("tests/diagnostics").join(name)
 }
 
 fn check_json(path: &Path) -> (i32, serde_json::Value) {
-    let output = infrac()
+    let output = support::infrac()
         .arg("check")
         .arg(path)
         .args(["--format", "json"])
@@ -58,7 +44,7 @@ fn codes_and_lines(json: &serde_json::Value) -> Vec<(String, u64)> {
 fn check_passes_the_examples() {
     for example in support::examples() {
         let (ok, _, stderr) = support::run(
-            infrac()
+            support::infrac()
                 .arg("check")
                 .arg(support::workspace().join("examples").join(&example)),
         );
@@ -99,7 +85,7 @@ fn check_points_at_the_offending_line() {
 
 #[test]
 fn human_output_has_code_span_and_help_without_colour() {
-    let output = infrac()
+    let output = support::infrac()
         .arg("check")
         .arg(case("published-ports.kdl"))
         .output()
@@ -116,11 +102,16 @@ fn human_output_has_code_span_and_help_without_colour() {
 fn warnings_fail_only_when_denied() {
     let file = case("route-without-healthcheck.kdl");
     assert_eq!(
-        infrac().arg("check").arg(&file).status().unwrap().code(),
+        support::infrac()
+            .arg("check")
+            .arg(&file)
+            .status()
+            .unwrap()
+            .code(),
         Some(0)
     );
     assert_eq!(
-        infrac()
+        support::infrac()
             .arg("check")
             .arg(&file)
             .args(["--deny", "warnings"])
@@ -134,7 +125,7 @@ fn warnings_fail_only_when_denied() {
 #[test]
 fn usage_and_io_errors_exit_2() {
     assert_eq!(
-        infrac()
+        support::infrac()
             .args(["check", "/nonexistent/infrac"])
             .status()
             .unwrap()
@@ -142,23 +133,28 @@ fn usage_and_io_errors_exit_2() {
         Some(2)
     );
     assert_eq!(
-        infrac()
+        support::infrac()
             .args(["check", "--format", "xml"])
             .status()
             .unwrap()
             .code(),
         Some(2)
     );
-    let empty = scratch("empty-dir");
+    let empty = support::scratch_dir("empty-dir");
     assert_eq!(
-        infrac().arg("check").arg(&empty).status().unwrap().code(),
+        support::infrac()
+            .arg("check")
+            .arg(&empty)
+            .status()
+            .unwrap()
+            .code(),
         Some(2)
     );
 }
 
 #[test]
 fn malformed_and_binary_input_never_panics() {
-    let dir = scratch("hostile");
+    let dir = support::scratch_dir("hostile");
     let inputs: Vec<(&str, Vec<u8>)> = vec![
         ("binary.kdl", vec![0x7f, b'E', b'L', b'F', 0, 0xff, 0xfe, 0x80, 0x00, 0x01]),
         ("nul.kdl", b"stack \"a\0\" host=\"x\" {\0}".to_vec()),
@@ -173,7 +169,7 @@ fn malformed_and_binary_input_never_panics() {
     for (name, bytes) in inputs {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
-        let output = infrac().arg("check").arg(&path).output().unwrap();
+        let output = support::infrac().arg("check").arg(&path).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!stderr.contains("panicked"), "{name} panicked: {stderr}");
         assert!(
@@ -182,7 +178,7 @@ fn malformed_and_binary_input_never_panics() {
             output.status.code()
         );
     }
-    let output = infrac()
+    let output = support::infrac()
         .arg("check")
         .arg(dir.join("binary.kdl"))
         .output()
@@ -193,20 +189,27 @@ fn malformed_and_binary_input_never_panics() {
 
 #[test]
 fn explain_prints_the_docs_page() {
-    let output = infrac().args(["explain", "E101"]).output().unwrap();
+    let output = support::infrac()
+        .args(["explain", "E101"])
+        .output()
+        .unwrap();
     assert!(output.status.success());
     assert!(
         String::from_utf8(output.stdout)
             .unwrap()
             .starts_with("# E101")
     );
-    let by_name = infrac()
+    let by_name = support::infrac()
         .args(["explain", "missing-networks"])
         .output()
         .unwrap();
     assert!(by_name.status.success());
     assert_eq!(
-        infrac().args(["explain", "E999"]).status().unwrap().code(),
+        support::infrac()
+            .args(["explain", "E999"])
+            .status()
+            .unwrap()
+            .code(),
         Some(2)
     );
 }
@@ -229,24 +232,42 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 #[test]
 fn build_is_atomic_and_deterministic() {
-    let dir = scratch("build");
+    let dir = support::scratch_dir("build");
     let out = dir.join("out");
     let example = support::workspace().join("examples/vps");
 
-    let (ok, _, stderr) = support::run(infrac().arg("build").arg(&example).arg("--out").arg(&out));
+    let (ok, _, stderr) = support::run(
+        support::infrac()
+            .arg("build")
+            .arg(&example)
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(ok, "{stderr}");
     let first = snapshot(&out);
-    let (ok, _, _) = support::run(infrac().arg("build").arg(&example).arg("--out").arg(&out));
+    let (ok, _, _) = support::run(
+        support::infrac()
+            .arg("build")
+            .arg(&example)
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(ok);
     assert_eq!(first, snapshot(&out), "a second build changed the output");
 
     // A stray file in the output does not survive a build: the directory is replaced whole.
     std::fs::write(out.join("stray.txt"), "x").unwrap();
-    support::run(infrac().arg("build").arg(&example).arg("--out").arg(&out));
+    support::run(
+        support::infrac()
+            .arg("build")
+            .arg(&example)
+            .arg("--out")
+            .arg(&out),
+    );
     assert_eq!(first, snapshot(&out));
 
     let broken = case("published-ports.kdl");
-    let output = infrac()
+    let output = support::infrac()
         .arg("build")
         .arg(&broken)
         .arg("--out")
@@ -269,9 +290,9 @@ fn build_is_atomic_and_deterministic() {
 #[test]
 fn manifest_lists_every_file_with_its_sha256() {
     use sha2::{Digest, Sha256};
-    let out = scratch("manifest").join("out");
+    let out = support::scratch_dir("manifest").join("out");
     let (ok, _, stderr) = support::run(
-        infrac()
+        support::infrac()
             .arg("build")
             .arg(support::workspace().join("examples/homeserver"))
             .arg("--out")
@@ -302,8 +323,8 @@ fn manifest_lists_every_file_with_its_sha256() {
 #[test]
 fn no_secret_value_reaches_an_artifact_or_the_log() {
     // The dummy value stands for what an operator puts in .env; infrac never sees it.
-    let out = scratch("secrets").join("out");
-    let output = infrac()
+    let out = support::scratch_dir("secrets").join("out");
+    let output = support::infrac()
         .env("BLOG_DB_PASSWORD", "correct-horse-battery-staple")
         .arg("build")
         .arg(support::workspace().join("examples/vps"))

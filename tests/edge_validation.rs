@@ -11,7 +11,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use infrac_core::Artifacts;
@@ -19,12 +19,6 @@ use serde_json::Value;
 
 fn yaml(text: &str) -> Value {
     serde_saphyr::from_str(text).unwrap()
-}
-
-fn scratch(name: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("infrac-edge-{}-{name}", std::process::id()));
-    std::fs::write(&path, content).unwrap();
-    path
 }
 
 fn check_schema(check_jsonschema: &Path, schema: &Path, file: &Path) -> (bool, String) {
@@ -50,7 +44,7 @@ fn traefik_files_pass_the_traefik_v3_schemas() {
     let (ok, _) = check_schema(
         &check_jsonschema,
         &static_schema,
-        &scratch(
+        &support::scratch_file(
             "bad-static.yml",
             "entryPoints:\n  web:\n    adress: \":80\"\n",
         ),
@@ -59,7 +53,7 @@ fn traefik_files_pass_the_traefik_v3_schemas() {
     let (ok, _) = check_schema(
         &check_jsonschema,
         &dynamic_schema,
-        &scratch(
+        &support::scratch_file(
             "bad-dynamic.yml",
             "http:\n  middlewares:\n    x:\n      rateLimit:\n        avrage: 1\n",
         ),
@@ -463,13 +457,14 @@ fn shell_scripts_pass_shellcheck() {
     let Some(shellcheck) = support::system_tool("shellcheck") else {
         return;
     };
-    let (ok, _, _) =
-        support::run(Command::new(&shellcheck).arg(scratch("bad.sh", "#!/bin/sh\necho $1\n")));
+    let (ok, _, _) = support::run(
+        Command::new(&shellcheck).arg(support::scratch_file("bad.sh", "#!/bin/sh\necho $1\n")),
+    );
     assert!(!ok, "shellcheck accepted an unquoted expansion");
     let mut checked = 0;
     for (example, artifacts) in support::validated_projects() {
         for (path, script) in artifacts.iter().filter(|(p, _)| p.ends_with(".sh")) {
-            let file = scratch(&format!("{example}-{checked}.sh"), script);
+            let file = support::scratch_file(&format!("{example}-{checked}.sh"), script);
             let (ok, stdout, stderr) = support::run(Command::new(&shellcheck).arg(&file));
             assert!(ok, "{example}/{path}:\n{stdout}{stderr}");
             checked += 1;

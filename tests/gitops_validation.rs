@@ -10,23 +10,10 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn infrac() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_infrac"));
-    command.env("NO_COLOR", "1");
-    command
-}
-
-fn scratch_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infrac-gitops-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn workflows() -> Vec<(String, String)> {
     let mut found = Vec::new();
@@ -62,28 +49,27 @@ fn workflows_pass_actionlint_and_the_workflow_schema() {
     ) else {
         return;
     };
-    let dir = scratch_dir("workflows");
+    let dir = support::scratch_dir("workflows");
     // The validators reject what they should: an untrusted expression in a
     // script and an unquoted expansion (actionlint, through shellcheck), and a
     // job without a runner (the schema).
-    let injected = dir.join("injected.yml");
-    std::fs::write(
-        &injected,
+    let lint = |name: &str, workflow: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, workflow).unwrap();
+        actionlint(&actionlint_bin, &file)
+    };
+    let (ok, output) = lint(
+        "injected.yml",
         "on: issues\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n    - run: echo \"${{ github.event.issue.title }}\"\n",
-    )
-    .unwrap();
-    let (ok, output) = actionlint(&actionlint_bin, &injected);
+    );
     assert!(
         !ok && output.contains("untrusted"),
         "actionlint missed an injection:\n{output}"
     );
-    let unquoted = dir.join("unquoted.yml");
-    std::fs::write(
-        &unquoted,
+    let (ok, output) = lint(
+        "unquoted.yml",
         "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n    - run: echo $FOO\n",
-    )
-    .unwrap();
-    let (ok, output) = actionlint(&actionlint_bin, &unquoted);
+    );
     assert!(
         !ok && output.contains("shellcheck"),
         "actionlint ran no shellcheck:\n{output}"
@@ -217,7 +203,7 @@ fn deploys_follow_the_model() {
 }
 
 fn check_output(file: &Path, format: &str) -> (i32, String) {
-    let output = infrac()
+    let output = support::infrac()
         .args(["check", "--format", format])
         .arg(file)
         .output()
@@ -240,7 +226,7 @@ fn sarif_output_validates_against_the_sarif_schema() {
     ) else {
         return;
     };
-    let dir = scratch_dir("sarif");
+    let dir = support::scratch_dir("sarif");
     let broken = dir.join("broken.sarif");
     std::fs::write(&broken, r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"message":{"text":"m"},"level":"fatal"}]}]}"#).unwrap();
     let (ok, _, _) = support::run(
@@ -301,7 +287,7 @@ fn github_format_annotates_each_diagnostic_on_its_line() {
     let case = support::workspace().join("tests/diagnostics/hostile-workflow-values.kdl");
     let (exit, output) = check_output(&case, "github");
     assert_eq!(exit, 1);
-    let json_output = infrac()
+    let json_output = support::infrac()
         .args(["check", "--format", "json"])
         .arg(&case)
         .output()
@@ -349,7 +335,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn diff_json(project: &Path, against: &Path) -> (i32, Value) {
-    let output = infrac()
+    let output = support::infrac()
         .args(["diff", "--format", "json", "--exit-code", "--against"])
         .arg(against)
         .arg(project)
@@ -372,11 +358,11 @@ fn paths(list: &Value) -> BTreeSet<String> {
 
 #[test]
 fn diff_reports_real_changes_to_an_example() {
-    let dir = scratch_dir("diff");
+    let dir = support::scratch_dir("diff");
     let project = dir.join("vps");
     copy_dir(&support::workspace().join("examples/vps"), &project);
     let before = dir.join("before");
-    let status = infrac()
+    let status = support::infrac()
         .arg("build")
         .arg(&project)
         .arg("--out")
@@ -450,7 +436,7 @@ fn diff_reports_real_changes_to_an_example() {
         "{removed_paths:?}"
     );
 
-    let markdown = infrac()
+    let markdown = support::infrac()
         .args(["diff", "--format", "markdown", "--against"])
         .arg(&before)
         .arg(&project)

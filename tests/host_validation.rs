@@ -34,12 +34,6 @@ fn artifacts_ending(suffix: &str) -> Vec<(String, PathBuf, String)> {
     found
 }
 
-fn scratch_file(name: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("infrac-{}-{name}", std::process::id()));
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
 #[test]
 fn cloud_init_accepts_every_user_data() {
     let Some(cloud_init) = support::system_tool("cloud-init") else {
@@ -52,7 +46,7 @@ fn cloud_init_accepts_every_user_data() {
                 .arg(file),
         )
     };
-    let broken = scratch_file(
+    let broken = support::scratch_file(
         "broken-cloud-init.yaml",
         "#cloud-config\nwrite_files:\n- path: /etc/x\n  permissions: 644\n  defer: maybe\n",
     );
@@ -137,7 +131,10 @@ fn daemon_json_passes_the_dockerd_schema() {
                 .arg(file),
         )
     };
-    let (ok, _, _) = validate(&scratch_file("broken-daemon.json", "{\"icc\": \"no\"}"));
+    let (ok, _, _) = validate(&support::scratch_file(
+        "broken-daemon.json",
+        "{\"icc\": \"no\"}",
+    ));
     assert!(!ok, "the dockerd schema accepted a string for a boolean");
     for (label, file, _) in artifacts_ending("daemon.json") {
         let (ok, stdout, stderr) = validate(&file);
@@ -161,7 +158,7 @@ fn daemon_json_is_accepted_by_dockerd() {
         return;
     };
     let load = |config: &Path| -> String {
-        let state = tempdir("dockerd");
+        let state = support::scratch_dir("dockerd");
         let (_, stdout, stderr) = support::run(
             Command::new(&unshare)
                 .args(["--net", "--mount", "timeout", "20"])
@@ -182,7 +179,7 @@ fn daemon_json_is_accepted_by_dockerd() {
         let _ = std::fs::remove_dir_all(&state);
         stdout + &stderr
     };
-    let rejected = load(&scratch_file(
+    let rejected = load(&support::scratch_file(
         "unknown-key.json",
         "{\"icc\": false, \"userland-proxy-typo\": false}",
     ));
@@ -198,11 +195,4 @@ fn daemon_json_is_accepted_by_dockerd() {
             "{label}: dockerd did not accept its configuration:\n{output}"
         );
     }
-}
-
-fn tempdir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("infrac-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -117,6 +117,28 @@ pub fn schema_file(name: &str) -> Option<PathBuf> {
     )
 }
 
+/// The `infrac` binary of this build, without colours.
+pub fn infrac() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_infrac"));
+    command.env("NO_COLOR", "1");
+    command
+}
+
+/// A fresh, empty temporary directory for one test.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("infrac-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A temporary file with `content`.
+pub fn scratch_file(name: &str, content: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("infrac-{}-{name}", std::process::id()));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
 /// Writes artifacts into a fresh temporary directory and returns it.
 pub fn write_tree(artifacts: &Artifacts, label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("infrac-test-{label}-{}", std::process::id()));
