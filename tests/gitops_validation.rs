@@ -450,3 +450,41 @@ fn diff_reports_real_changes_to_an_example() {
     assert!(markdown.len() < 65_536);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A diff larger than a pull-request comment may be is cut with a note, and
+/// every file it shows is whole (its fence closed).
+#[test]
+fn markdown_diff_is_cut_below_the_comment_limit() {
+    let dir = support::scratch_dir("gitops-big-diff");
+    let mut source = String::from(
+        "host \"h\" {\n    ssh allow-from=\"198.51.100.0/24\"\n    proxy \"traefik\" image=\"traefik:v3.1.6\"\n}\n",
+    );
+    for index in 0..150 {
+        source.push_str(&format!(
+            "stack \"s{index}\" host=\"h\" {{\n    service \"web\" image=\"ghcr.io/acme/web:1.{index}.0\" {{\n        networks \"ingress\"\n        route \"s{index}.acme.example\" port=8080\n        healthcheck command=\"true\"\n    }}\n}}\n"
+        ));
+    }
+    std::fs::write(dir.join("infrac.kdl"), source).unwrap();
+    let output = support::infrac()
+        .args(["diff", "--format", "markdown", "--against"])
+        .arg(dir.join("nothing-built-yet"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    assert!(markdown.len() < 65_536, "{} characters", markdown.len());
+    assert!(
+        markdown.contains("more files are not shown"),
+        "not cut:\n{markdown}"
+    );
+    assert_eq!(
+        markdown.matches("<details>").count(),
+        markdown.matches("</details>").count()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
