@@ -334,6 +334,13 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Edits a source file, failing when the text to replace is not there.
+fn replace_in(file: &Path, from: &str, to: &str) {
+    let source = std::fs::read_to_string(file).unwrap();
+    assert!(source.contains(from), "{} has no `{from}`", file.display());
+    std::fs::write(file, source.replace(from, to)).unwrap();
+}
+
 fn diff_json(project: &Path, against: &Path) -> (i32, Value) {
     let output = support::infrac()
         .args(["diff", "--format", "json", "--exit-code", "--against"])
@@ -385,13 +392,11 @@ fn diff_reports_real_changes_to_an_example() {
     );
 
     // A new image tag: one compose file changes, in its image and config-hash lines.
-    let shop = project.join("stacks/shop.kdl");
-    let source = std::fs::read_to_string(&shop).unwrap();
-    std::fs::write(
-        &shop,
-        source.replace("valkey/valkey:8.0.1", "valkey/valkey:8.0.2"),
-    )
-    .unwrap();
+    replace_in(
+        &project.join("stacks/shop.kdl"),
+        "valkey/valkey:8.0.1",
+        "valkey/valkey:8.0.2",
+    );
     let (exit, changed) = diff_json(&project, &before);
     assert_eq!(exit, 1, "--exit-code exits 1 when something differs");
     assert_eq!(
@@ -421,13 +426,11 @@ fn diff_reports_real_changes_to_an_example() {
     );
 
     // A removed stack: its files are reported removed.
-    let entry = project.join("infrac.kdl");
-    let source = std::fs::read_to_string(&entry).unwrap();
-    std::fs::write(
-        &entry,
-        source.replace("include \"stacks/analytics.kdl\"\n", ""),
-    )
-    .unwrap();
+    replace_in(
+        &project.join("infrac.kdl"),
+        "include \"stacks/analytics.kdl\"\n",
+        "",
+    );
     let (_, removed) = diff_json(&project, &before);
     let removed_paths = paths(&removed["removed"]);
     assert!(

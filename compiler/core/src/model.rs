@@ -165,6 +165,11 @@ pub struct Host {
 }
 
 impl Host {
+    /// The proxy's dashboard, when it is enabled.
+    pub fn dashboard(&self) -> Option<&Dashboard> {
+        self.proxy.as_ref()?.dashboard.as_ref()
+    }
+
     pub fn has_ipv6(&self) -> bool {
         self.addresses.iter().any(|a| a.value.is_ipv6())
     }
@@ -453,6 +458,11 @@ pub struct Deploy {
     pub environment: Option<String>,
     pub runs_on: String,
     pub span: Span,
+}
+
+impl Deploy {
+    /// GitHub's hosted runner the workflows use unless told otherwise.
+    pub const DEFAULT_RUNNER: &'static str = "ubuntu-24.04";
 }
 
 #[derive(Clone, Debug)]

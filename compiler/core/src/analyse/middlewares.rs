@@ -13,7 +13,7 @@ pub fn check_unused_middlewares(model: &Model, diagnostics: &mut Diagnostics) {
     let dashboards = model
         .hosts
         .iter()
-        .filter_map(|h| h.proxy.as_ref()?.dashboard.as_ref()?.middleware.as_ref());
+        .filter_map(|h| h.dashboard()?.middleware.as_ref());
     let references: Vec<_> = routes.chain(dashboards).collect();
     // A reference that did not resolve (already an error) may be a typo of the
     // very middleware that would look unused.

@@ -98,11 +98,7 @@ fn routed_hostnames(model: &Model, host_id: HostId, host: &Host) -> Vec<String> 
         .flat_map(|s| s.services.iter())
         .flat_map(|s| s.routes.iter())
         .map(|r| &r.hostname.value);
-    let dashboard = host
-        .proxy
-        .as_ref()
-        .and_then(|p| p.dashboard.as_ref())
-        .map(|d| &d.hostname.value);
+    let dashboard = host.dashboard().map(|d| &d.hostname.value);
     let mut hostnames: Vec<String> = Vec::new();
     for hostname in routes.chain(dashboard) {
         if !hostnames.contains(hostname) {

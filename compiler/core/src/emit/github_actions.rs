@@ -19,7 +19,6 @@ const CHECKOUT: (&str, &str, &str) = (
     "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
     "v5.0.0",
 );
-const RUNNER: &str = "ubuntu-24.04";
 
 #[derive(Serialize)]
 struct Workflow {
@@ -344,7 +343,7 @@ fn review_workflow(gitops: &Gitops) -> String {
             "review".to_string(),
             Job {
                 name: "review".to_string(),
-                runs_on: RUNNER.to_string(),
+                runs_on: Deploy::DEFAULT_RUNNER.to_string(),
                 environment: None,
                 concurrency: None,
                 timeout_minutes: 20,

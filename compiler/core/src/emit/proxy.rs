@@ -180,11 +180,7 @@ fn used_middlewares<'m>(model: &'m Model, host: &Host, stacks: &[&Stack]) -> Vec
         .flat_map(|s| s.services.iter())
         .flat_map(|s| s.routes.iter())
         .flat_map(|r| r.middlewares.iter());
-    let dashboard = host
-        .proxy
-        .as_ref()
-        .and_then(|p| p.dashboard.as_ref())
-        .and_then(|d| d.middleware.as_ref());
+    let dashboard = host.dashboard().and_then(|d| d.middleware.as_ref());
     let used: std::collections::BTreeSet<MiddlewareId> =
         routes.chain(dashboard).filter_map(|r| r.target).collect();
     used.into_iter()

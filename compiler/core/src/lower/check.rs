@@ -6,7 +6,6 @@
 use kdl::{KdlNode, KdlValue};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
-use crate::model::{AddressSource, Reference};
 use crate::schema::{NodeSchema, ValueType};
 use crate::source::{FileId, Span, Spanned};
 use crate::values::{self, Value};
@@ -43,23 +42,6 @@ impl<'s> Checked<'s> {
             .rev()
             .find(|(key, _)| key == name)
             .map(|(_, v)| v)
-    }
-
-    /// A `source` property: a CIDR, a set name, or `Invalid` when it was rejected.
-    pub fn source_prop(&self, name: &str) -> Option<AddressSource> {
-        if let Some(value) = self.prop(name) {
-            return Some(match value.value.as_cidr() {
-                Some(net) => AddressSource::Cidr(Spanned::new(net, value.span)),
-                None => AddressSource::Set(Reference::new(Spanned::new(
-                    value.value.as_str().unwrap_or_default().to_string(),
-                    value.span,
-                ))),
-            });
-        }
-        self.rejected
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, span)| AddressSource::Invalid(*span))
     }
 
     pub fn string_prop(&self, name: &str) -> Option<Spanned<String>> {

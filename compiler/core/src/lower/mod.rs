@@ -76,7 +76,7 @@ fn lower_gitops(node: &Checked) -> Gitops {
                     environment: d.string_prop("environment").map(|e| e.value),
                     runs_on: d
                         .string_prop("runs-on")
-                        .map_or_else(|| "ubuntu-24.04".to_string(), |r| r.value),
+                        .map_or_else(|| Deploy::DEFAULT_RUNNER.to_string(), |r| r.value),
                     span: d.head,
                 })
             })
@@ -119,7 +119,7 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
                 .prop("port")
                 .and_then(|p| p.value.as_port())
                 .unwrap_or(22),
-            allow_from: ssh.source_prop("allow-from"),
+            allow_from: source_prop(ssh, "allow-from"),
             declared: true,
             span: ssh.head,
         },
@@ -158,7 +158,7 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
                 .filter_map(|a| {
                     Some(Allow {
                         port: port_match(a)?,
-                        from: a.source_prop("from"),
+                        from: source_prop(a, "from"),
                         span: a.head,
                     })
                 })
@@ -339,6 +339,21 @@ fn spanned_cidr(value: &Spanned<Value>) -> Option<Spanned<ipnet::IpNet>> {
         .value
         .as_cidr()
         .map(|net| Spanned::new(net, value.span))
+}
+
+/// A `source` property: a CIDR, a set name, or `Invalid` when it was written
+/// but rejected (so checks neither treat it as "anywhere" nor report it again).
+fn source_prop(node: &Checked, name: &str) -> Option<AddressSource> {
+    if let Some(value) = node.prop(name) {
+        return Some(match spanned_cidr(value) {
+            Some(net) => AddressSource::Cidr(net),
+            None => AddressSource::Set(Reference::new(spanned_string(value)?)),
+        });
+    }
+    node.rejected
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, span)| AddressSource::Invalid(*span))
 }
 
 fn port_match(node: &Checked) -> Option<PortMatch> {
