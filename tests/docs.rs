@@ -3,7 +3,10 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+
 use infrac_core::Code;
+use infrac_core::schema::{NodeSchema, schema};
 
 const PAGE_HEADINGS: [&str; 3] = ["## What it means", "## Example", "## How to fix"];
 
@@ -18,6 +21,22 @@ fn reference_is_generated_from_the_schema() {
     assert!(
         committed == generated,
         "docs/reference/language.md is stale: run `INFRAC_UPDATE_DOCS=1 cargo test --test docs` and commit it"
+    );
+}
+
+/// Lowering reads nodes and properties through constants generated from the
+/// schema, so a name that the schema does not have is a compile error.
+#[test]
+fn schema_keys_are_generated_from_the_schema() {
+    let path = support::workspace().join("compiler/core/src/schema/keys.rs");
+    let generated = infrac_core::schema::codegen::keys_source();
+    if std::env::var_os("INFRAC_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "compiler/core/src/schema/keys.rs is stale: run `INFRAC_UPDATE_DOCS=1 cargo test --test docs` and commit it"
     );
 }
 
@@ -44,5 +63,97 @@ fn every_code_has_one_page_with_the_fixed_headings() {
             code.parse::<Code>().is_ok(),
             "docs/diagnostics/{name} documents no known code"
         );
+    }
+}
+
+/// Every node, argument and property of the schema is written somewhere in an
+/// example, a fixture or a diagnostic case, so none exists untested.
+#[test]
+fn every_schema_entry_is_exercised() {
+    let workspace = support::workspace();
+    let mut used = BTreeSet::new();
+    let mut files = Vec::new();
+    for dir in ["examples", "tests/fixtures", "tests/diagnostics", "stdlib"] {
+        collect_kdl(&workspace.join(dir), &mut files);
+    }
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        // The nesting case is deep enough to exhaust a test thread's stack in
+        // the KDL parser (infrac itself refuses it before parsing).
+        let parsed = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || kdl::KdlDocument::parse(&text).ok())
+            .unwrap()
+            .join()
+            .unwrap();
+        if let Some(document) = parsed {
+            record(schema(), "", document.nodes(), &mut used);
+        }
+    }
+    let mut missing = Vec::new();
+    expected(schema(), "", &mut |entry| {
+        if !used.contains(&entry) {
+            missing.push(entry);
+        }
+    });
+    assert!(
+        missing.is_empty(),
+        "schema entries no example, fixture or case writes: {missing:#?}"
+    );
+}
+
+fn collect_kdl(dir: &std::path::Path, files: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_kdl(&path, files);
+        } else if path.extension().is_some_and(|e| e == "kdl") {
+            files.push(path);
+        }
+    }
+}
+
+fn record(parent: &NodeSchema, path: &str, nodes: &[kdl::KdlNode], used: &mut BTreeSet<String>) {
+    for node in nodes {
+        let Some(schema) = parent.child(node.name().value()) else {
+            continue;
+        };
+        let here = format!("{path}/{}", schema.name);
+        used.insert(here.clone());
+        let mut position = 0;
+        for entry in node.entries() {
+            match entry.name() {
+                Some(key) => {
+                    used.insert(format!("{here} {}=", key.value()));
+                }
+                None => {
+                    let index = position.min(schema.arguments.len().saturating_sub(1));
+                    if let Some(argument) = schema.arguments.get(index) {
+                        used.insert(format!("{here} <{}>", argument.name));
+                    }
+                    position += 1;
+                }
+            }
+        }
+        if let Some(children) = node.children() {
+            record(schema, &here, children.nodes(), used);
+        }
+    }
+}
+
+fn expected(parent: &NodeSchema, path: &str, found: &mut dyn FnMut(String)) {
+    for schema in &parent.children {
+        let here = format!("{path}/{}", schema.name);
+        found(here.clone());
+        for argument in &schema.arguments {
+            found(format!("{here} <{}>", argument.name));
+        }
+        for property in &schema.properties {
+            found(format!("{here} {}=", property.name));
+        }
+        expected(schema, &here, found);
     }
 }

@@ -1,7 +1,8 @@
 //! Diagnostics as data: a stable code from one registry, a message, a labelled
-//! primary span, secondary labels and help. Rendering lives in `render`.
+//! primary span, secondary labels, help, and fixes a tool can apply (edits of
+//! the source). Rendering lives in `render`.
 
-use crate::source::Span;
+use crate::source::{FileId, Span};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,7 +64,12 @@ codes! {
     E010 Error "unknown-reference" "a reference does not resolve";
     E011 Error "reserved-label" "a label key is reserved for generated labels";
     E012 Error "repeated-node" "a node that may appear once appears again";
-    E013 Error "conflicting-entries" "entries that exclude each other";
+    E013 Error "env-value" "an `env` needs exactly one of a value or a secret";
+    E014 Error "middleware-kind" "a middleware needs exactly one kind";
+    E015 Error "certificate-sources" "the proxy has both `tls` and `acme`";
+    E016 Error "dashboard-hostname" "an enabled dashboard has no hostname";
+    E017 Error "pool-size" "an address pool cannot hand out networks of its size";
+    E018 Error "nesting-too-deep" "blocks are nested deeper than the parser allows";
     E101 Error "missing-networks" "a service does not name its networks";
     E102 Error "published-ports" "a service publishes ports";
     E103 Error "route-without-ingress" "a routed service is not on the ingress tier";
@@ -113,6 +119,33 @@ pub struct Label {
     pub text: String,
 }
 
+/// One replacement of source text: `span` becomes `replacement`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Edit {
+    #[serde(skip)]
+    pub span: Span,
+    pub replacement: String,
+}
+
+/// Whether a fix keeps what the author meant. `infrac check --fix` applies only
+/// safe fixes; editors offer both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Applicability {
+    /// Corrects a typo or a notation; the author's meaning is clear.
+    Safe,
+    /// Makes the source compile, but chooses something the author should review.
+    Unsafe,
+}
+
+/// A machine-applicable fix: edits in one file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    pub message: String,
+    pub applicability: Applicability,
+    pub edits: Vec<Edit>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
     pub code: Code,
@@ -120,6 +153,7 @@ pub struct Diagnostic {
     pub primary: Label,
     pub secondary: Vec<Label>,
     pub help: Option<String>,
+    pub fixes: Vec<Fix>,
 }
 
 impl Diagnostic {
@@ -138,7 +172,38 @@ impl Diagnostic {
             },
             secondary: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
+    }
+
+    /// Offers to replace `span` with `replacement`.
+    pub fn with_fix(
+        mut self,
+        message: impl Into<String>,
+        applicability: Applicability,
+        span: Span,
+        replacement: impl Into<String>,
+    ) -> Self {
+        self.fixes.push(Fix {
+            message: message.into(),
+            applicability,
+            edits: vec![Edit {
+                span,
+                replacement: replacement.into(),
+            }],
+        });
+        self
+    }
+
+    /// "did you mean" help, and the safe fix that writes the suggestion at `span`.
+    pub fn with_suggestion(self, span: Span, suggestion: &str, replacement: String) -> Self {
+        self.with_help(format!("did you mean `{suggestion}`?"))
+            .with_fix(
+                format!("replace with `{replacement}`"),
+                Applicability::Safe,
+                span,
+                replacement,
+            )
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
@@ -184,18 +249,40 @@ impl Diagnostics {
     }
 }
 
-/// "did you mean" help: the closest candidate, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+/// The candidate closest to `name`, if it is close enough to be a typo.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(2);
     candidates
         .into_iter()
         .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
         .filter(|(distance, _)| *distance <= limit)
         .min()
-        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+        .map(|(_, candidate)| candidate)
+}
+
+/// Applies the edits of one file to its text. Edits are applied from the end so
+/// earlier offsets stay valid; an edit that overlaps one already taken is
+/// skipped (the next run of the fixer applies it against the new text).
+pub fn apply_edits(text: &str, file: FileId, edits: &[Edit]) -> String {
+    let mut edits: Vec<&Edit> = edits.iter().filter(|e| e.span.file == file).collect();
+    edits.sort_by_key(|e| (e.span.start, e.span.end));
+    let mut kept: Vec<&Edit> = Vec::new();
+    for edit in edits {
+        let overlaps = kept
+            .last()
+            .is_some_and(|last| edit.span.start < last.span.end || edit.span == last.span);
+        let in_bounds = edit.span.end <= text.len()
+            && text.is_char_boundary(edit.span.start)
+            && text.is_char_boundary(edit.span.end);
+        if !overlaps && in_bounds {
+            kept.push(edit);
+        }
+    }
+    let mut out = text.to_string();
+    for edit in kept.into_iter().rev() {
+        out.replace_range(edit.span.start..edit.span.end, &edit.replacement);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,11 +291,20 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("ingres", ["ingress", "internal"]).as_deref(),
-            Some("did you mean `ingress`?")
-        );
-        assert_eq!(did_you_mean("xyz", ["ingress", "internal"]), None);
+        assert_eq!(closest("ingres", ["ingress", "internal"]), Some("ingress"));
+        assert_eq!(closest("xyz", ["ingress", "internal"]), None);
+    }
+
+    #[test]
+    fn edits_apply_from_the_end_and_skip_overlaps() {
+        let file = FileId(0);
+        let edit = |start, end, text: &str| Edit {
+            span: Span { file, start, end },
+            replacement: text.to_string(),
+        };
+        let text = "service \"web\" imag=\"x\"";
+        let edits = [edit(14, 18, "image"), edit(0, 7, "svc"), edit(15, 16, "z")];
+        assert_eq!(apply_edits(text, file, &edits), "svc \"web\" image=\"x\"");
     }
 
     #[test]

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::source::{Span, Spanned};
-use crate::values::ImageRef;
+use crate::values::{Duration, ImageRef};
+
+/// The language's enumerations, generated from the schema.
+pub use crate::schema::keys::{AcmeChallenge, Protocol, RestartPolicy, Role, RouteProtocol, Tier};
 
 /// A name that refers to a declaration of another node; `target` is set by `resolve`.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,21 +189,6 @@ pub struct Ssh {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PortMatch {
     pub protocol: Protocol,
     pub port: u16,
@@ -257,12 +245,6 @@ pub enum Certificates {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AcmeChallenge {
-    Http,
-    Tls,
-}
-
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     pub status: Option<String>,
@@ -315,35 +297,6 @@ pub struct Stack {
     pub services: Vec<Service>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Tier {
-    Ingress,
-    Internal,
-    Egress,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 3] = [Tier::Ingress, Tier::Internal, Tier::Egress];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::Ingress => "ingress",
-            Tier::Internal => "internal",
-            Tier::Egress => "egress",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Tier> {
-        Tier::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    App,
-    Datastore,
-}
-
 #[derive(Clone, Debug)]
 pub struct Service {
     pub name: Spanned<String>,
@@ -364,7 +317,8 @@ pub struct Service {
     pub command: Option<Vec<String>>,
     pub user: Option<String>,
     pub labels: Vec<(Spanned<String>, String)>,
-    pub restart: Option<String>,
+    /// `None` only when the written policy was invalid (reported).
+    pub restart: Option<RestartPolicy>,
     /// Without the `CAP_` prefix.
     pub capabilities: Vec<String>,
     pub hardening: bool,
@@ -390,13 +344,6 @@ pub struct Route {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RouteProtocol {
-    Http,
-    /// HTTP/2 without TLS to the service (h2c).
-    Grpc,
-}
-
 #[derive(Clone, Debug)]
 pub enum EnvValue {
     Literal(String),
@@ -414,10 +361,10 @@ pub struct EnvVar {
 #[derive(Clone, Debug)]
 pub struct Healthcheck {
     pub command: String,
-    pub interval: Option<String>,
-    pub timeout: Option<String>,
+    pub interval: Option<Duration>,
+    pub timeout: Option<Duration>,
     pub retries: Option<u64>,
-    pub start_period: Option<String>,
+    pub start_period: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -458,11 +405,6 @@ pub struct Deploy {
     pub environment: Option<String>,
     pub runs_on: String,
     pub span: Span,
-}
-
-impl Deploy {
-    /// GitHub's hosted runner the workflows use unless told otherwise.
-    pub const DEFAULT_RUNNER: &'static str = "ubuntu-24.04";
 }
 
 #[derive(Clone, Debug)]

@@ -43,7 +43,7 @@ pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnosti
         if let Some(offset) = too_deep(text) {
             diagnostics.push(
                 Diagnostic::new(
-                    Code::E001,
+                    Code::E018,
                     format!("blocks are nested deeper than {MAX_DEPTH} levels"),
                     Span::new(file, offset, 1),
                     "too deep",
@@ -118,7 +118,7 @@ fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String,
     document
         .nodes()
         .iter()
-        .filter(|n| n.name().value() == "include")
+        .filter(|n| n.name().value() == crate::schema::keys::INCLUDE.0)
         .filter_map(|n| n.entries().first().filter(|e| e.name().is_none()))
         .filter_map(|e| match e.value() {
             KdlValue::String(target) => {

@@ -1,6 +1,8 @@
 //! The language reference, generated from the schema. In: the schema tree.
 //! Out: the markdown of `docs/reference/language.md` (a test keeps it fresh).
 
+use kdl::KdlValue;
+
 use crate::schema::{NodeSchema, schema};
 
 pub fn reference_markdown() -> String {
@@ -33,6 +35,18 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
         "at most once"
     });
     out.push_str(&format!("*{}*\n\n{}\n", traits.join(", "), node.doc.trim()));
+    if !node.defaults.is_empty() {
+        let defaults: Vec<String> = node
+            .defaults
+            .iter()
+            .map(|d| {
+                let values: Vec<String> =
+                    d.entries().iter().map(|e| kdl_value(e.value())).collect();
+                format!("`{} {}`", node.name, values.join(" "))
+            })
+            .collect();
+        out.push_str(&format!("\nWhen not written: {}.\n", defaults.join(", ")));
+    }
 
     if !node.arguments.is_empty() {
         out.push_str("\n| argument | type | required | description |\n|---|---|---|---|\n");
@@ -54,12 +68,15 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
     if !node.properties.is_empty() {
         out.push_str("\n| property | type | required | description |\n|---|---|---|---|\n");
         for property in &node.properties {
+            let mut doc = cell(&property.doc);
+            if let Some(default) = &property.default {
+                doc.push_str(&format!(" Default: `{}`.", kdl_value(default)));
+            }
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
+                "| `{}` | {} | {} | {doc} |\n",
                 property.name,
                 property.ty.describe(),
                 yes_no(property.required),
-                cell(&property.doc)
             ));
         }
     }
@@ -73,6 +90,14 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
     }
     for child in &node.children {
         write_node(out, child, &path);
+    }
+}
+
+/// A value as a source writes it: strings always quoted.
+fn kdl_value(value: &KdlValue) -> String {
+    match value {
+        KdlValue::String(s) => format!("{s:?}"),
+        other => other.to_string(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, closest};
 use crate::model::*;
 use crate::source::{Span, Spanned};
 
@@ -123,25 +123,26 @@ fn lookup(
     if let Some(&index) = table.get(&name.value) {
         return Some(index);
     }
-    let help = did_you_mean(&name.value, table.keys().map(String::as_str)).unwrap_or_else(|| {
-        if table.is_empty() {
-            format!(
+    let diagnostic = Diagnostic::new(
+        Code::E010,
+        format!("unknown {kind} `{}`", name.value),
+        name.span,
+        format!("no such {kind}"),
+    );
+    diagnostics.push(
+        match closest(&name.value, table.keys().map(String::as_str)) {
+            Some(candidate) => {
+                diagnostic.with_suggestion(name.span, candidate, format!("{candidate:?}"))
+            }
+            None if table.is_empty() => diagnostic.with_help(format!(
                 "no {kind} is declared; declare it with `{kind} \"{}\"`",
                 name.value
-            )
-        } else {
-            let known: Vec<&str> = table.keys().map(String::as_str).collect();
-            format!("known {kind}s: {}", known.join(", "))
-        }
-    });
-    diagnostics.push(
-        Diagnostic::new(
-            Code::E010,
-            format!("unknown {kind} `{}`", name.value),
-            name.span,
-            format!("no such {kind}"),
-        )
-        .with_help(help),
+            )),
+            None => {
+                let known: Vec<&str> = table.keys().map(String::as_str).collect();
+                diagnostic.with_help(format!("known {kind}s: {}", known.join(", ")))
+            }
+        },
     );
     None
 }

@@ -23,6 +23,7 @@ pub enum Value {
     Image(ImageRef),
     Ip(IpAddr),
     Cidr(IpNet),
+    Duration(Duration),
 }
 
 impl Value {
@@ -68,6 +69,27 @@ impl Value {
         }
     }
 
+    pub fn as_duration(&self) -> Option<Duration> {
+        match self {
+            Value::Duration(d) => Some(d.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            Value::Ip(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+
+    pub fn as_image(&self) -> Option<&ImageRef> {
+        match self {
+            Value::Image(image) => Some(image),
+            _ => None,
+        }
+    }
+
     /// Bytes of a `size` value.
     pub fn as_size(&self) -> Option<u64> {
         match self {
@@ -77,23 +99,40 @@ impl Value {
     }
 }
 
-/// A failed check: the message, and help where there is something to suggest.
+/// A failed check: the message, help where there is something to suggest, and
+/// the source text that would be right where the compiler knows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Invalid {
     pub message: String,
     pub help: Option<String>,
+    pub fix: Option<ValueFix>,
+}
+
+/// What the value should have been written as.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueFix {
+    /// This source text instead of the value.
+    Replace(String),
+    /// The value as written, in quotes (a number meant as a string).
+    QuoteAsWritten,
 }
 
 fn invalid(message: impl Into<String>) -> Invalid {
     Invalid {
         message: message.into(),
         help: None,
+        fix: None,
     }
 }
 
 impl Invalid {
     fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    fn fix(mut self, fix: ValueFix) -> Self {
+        self.fix = Some(fix);
         self
     }
 }
@@ -104,7 +143,8 @@ pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
         (ValueType::Bool, KdlValue::Bool(b)) => Ok(Value::Bool(*b)),
         (ValueType::Bool, KdlValue::String(s)) if matches!(s.as_str(), "true" | "false") => {
             Err(invalid("expected a boolean, found a string")
-                .help(format!("KDL 2 writes booleans as `#{s}`")))
+                .help(format!("KDL 2 writes booleans as `#{s}`"))
+                .fix(ValueFix::Replace(format!("#{s}"))))
         }
         (ValueType::Port, KdlValue::Integer(i)) => u16::try_from(*i)
             .ok()
@@ -123,7 +163,8 @@ pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
         }
         (ValueType::String, KdlValue::Integer(_) | KdlValue::Float(_) | KdlValue::Bool(_)) => {
             Err(invalid(format!("expected a string, found {}", kind_of(value)))
-                .help("quote the value: strings are written in quotes, so `1.10` stays `\"1.10\"` and does not become 1.1"))
+                .help("quote the value: strings are written in quotes, so `1.10` stays `\"1.10\"` and does not become 1.1")
+                .fix(ValueFix::QuoteAsWritten))
         }
         (ty, KdlValue::String(s)) => check_string(ty, s),
         (ty, other) => Err(invalid(format!(
@@ -150,7 +191,7 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::String => Ok(string()),
         ValueType::Name => check_name(s).map(|()| string()),
         ValueType::Hostname => check_hostname(s).map(|()| string()),
-        ValueType::Duration => check_duration(s).map(|()| string()),
+        ValueType::Duration => parse_duration(s).map(Value::Duration),
         ValueType::Size => parse_size(s).map(Value::Size),
         ValueType::Image => parse_image(s).map(Value::Image),
         ValueType::Ip => s
@@ -172,19 +213,27 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::UrlPath => check_url_path(s).map(|()| string()),
         ValueType::StatusRange => check_status_range(s).map(|()| string()),
         ValueType::GitRef => check_git_ref(s).map(|()| string()),
+        ValueType::RunnerLabel => check_runner_label(s).map(|()| string()),
         ValueType::CommitSha => check_commit_sha(s).map(|()| string()),
         ValueType::ActionName => check_action_name(s).map(|()| string()),
         ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
         ValueType::SafePath => check_word_path(s, true).map(|()| string()),
-        ValueType::Enum(values) if values.iter().any(|v| v == s) => Ok(string()),
-        ValueType::Enum(values) => {
-            let mut error = invalid(format!("`{s}` is not {}", ty.describe()));
-            error.help = crate::diagnostic::did_you_mean(s, values.iter().map(String::as_str));
-            Err(error)
+        ValueType::Enum { values, .. } if values.iter().any(|v| v == s) => Ok(string()),
+        ValueType::Enum { values, .. } => {
+            let error = invalid(format!("`{s}` is not {}", ty.describe()));
+            Err(
+                match crate::diagnostic::closest(s, values.iter().map(String::as_str)) {
+                    Some(value) => error
+                        .help(format!("did you mean `{value}`?"))
+                        .fix(ValueFix::Replace(format!("{value:?}"))),
+                    None => error,
+                },
+            )
         }
         ValueType::Port if s.parse::<u16>().is_ok() => {
             Err(invalid("expected a port number, found a string")
-                .help(format!("write the port without quotes: `{s}`")))
+                .help(format!("write the port without quotes: `{s}`"))
+                .fix(ValueFix::Replace(s.to_string())))
         }
         ValueType::Bool | ValueType::Port | ValueType::Integer | ValueType::Number => Err(invalid(
             format!("expected {}, found a string", ty.describe()),
@@ -260,18 +309,39 @@ pub fn check_hostname(s: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A length of time in Go-style notation (`30s`, `1m30s`, `500ms`), which
+/// Compose reads as written.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration {
+    pub millis: u64,
+    pub written: String,
+}
+
+impl Duration {
+    /// Whole seconds, rounded up, at least one (Kubernetes probes count seconds).
+    pub fn seconds_ceil(&self) -> u64 {
+        self.millis.div_ceil(1000).max(1)
+    }
+}
+
 /// Go-style durations as Compose accepts them: `30s`, `1m30s`, `500ms`, `2h`.
-pub fn check_duration(s: &str) -> Result<(), Invalid> {
+pub fn parse_duration(s: &str) -> Result<Duration, Invalid> {
     let mut rest = s;
+    let mut millis: u64 = 0;
     let mut parts = 0;
     while !rest.is_empty() {
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
         let after = &rest[digits..];
-        let unit = ["ms", "h", "m", "s"]
+        let unit = [("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
             .into_iter()
-            .find(|u| after.starts_with(u));
-        match (digits, unit) {
-            (1.., Some(unit)) => {
+            .find(|(u, _)| after.starts_with(u));
+        let amount = rest[..digits].parse::<u64>().ok();
+        match (amount, unit) {
+            (Some(amount), Some((unit, scale))) => {
+                millis = amount
+                    .checked_mul(scale)
+                    .and_then(|m| millis.checked_add(m))
+                    .ok_or_else(|| invalid(format!("`{s}` is too long a duration")))?;
                 rest = &after[unit.len()..];
                 parts += 1;
             }
@@ -284,7 +354,10 @@ pub fn check_duration(s: &str) -> Result<(), Invalid> {
     if parts == 0 {
         return Err(invalid("the duration is empty").help("e.g. `30s`"));
     }
-    Ok(())
+    Ok(Duration {
+        millis,
+        written: s.to_string(),
+    })
 }
 
 /// Sizes in bytes from `512MiB`, `2GiB`, `100MB`, `1024`.
@@ -481,6 +554,21 @@ fn is_word_char(c: char) -> bool {
 
 /// A branch name that git accepts (git-check-ref-format) and that is one plain
 /// word for a shell or an Actions expression.
+/// A runner label such as `ubuntu-24.04` or `self-hosted`: one plain word.
+pub fn check_runner_label(s: &str) -> Result<(), Invalid> {
+    let valid = !s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !s.starts_with(['-', '.']);
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a runner label"))
+            .help("use letters, digits, `.`, `_` and `-`, e.g. `ubuntu-24.04` or `self-hosted`"))
+    }
+}
+
 pub fn check_git_ref(s: &str) -> Result<(), Invalid> {
     let valid = !s.is_empty()
         && s.chars().all(is_word_char)
@@ -722,10 +810,12 @@ mod tests {
 
     #[test]
     fn durations_and_sizes() {
-        assert!(check_duration("1m30s").is_ok());
-        assert!(check_duration("500ms").is_ok());
-        assert!(check_duration("30").is_err());
-        assert!(check_duration("s").is_err());
+        assert_eq!(parse_duration("1m30s").map(|d| d.millis), Ok(90_000));
+        assert_eq!(parse_duration("2m").map(|d| d.seconds_ceil()), Ok(120));
+        assert_eq!(parse_duration("500ms").map(|d| d.seconds_ceil()), Ok(1));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("99999999999999999h").is_err());
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert!(parse_size("1.5GiB").is_err());
         assert!(parse_size("0B").is_err());

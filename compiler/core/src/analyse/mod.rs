@@ -12,7 +12,6 @@ mod healthchecks;
 mod images;
 mod literal_secrets;
 mod middlewares;
-mod networks;
 mod ports;
 mod routes;
 mod rule_sources;
@@ -22,7 +21,6 @@ use crate::model::Model;
 
 pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
     let graph = graph::NetworkGraph::build(model);
-    networks::check_services_name_networks(model, diagnostics);
     ports::check_no_published_ports(model, diagnostics);
     routes::check_routes(model, diagnostics);
     datastores::check_datastores_internal(model, diagnostics);

@@ -87,6 +87,9 @@ struct Step {
     run: Option<String>,
 }
 
+/// The review job needs no access to a host: GitHub's hosted runner suffices.
+const REVIEW_RUNNER: &str = "ubuntu-24.04";
+
 pub const DEPLOY_WORKFLOW: &str = ".github/workflows/deploy.yml";
 pub const REVIEW_WORKFLOW: &str = ".github/workflows/review.yml";
 
@@ -343,7 +346,7 @@ fn review_workflow(gitops: &Gitops) -> String {
             "review".to_string(),
             Job {
                 name: "review".to_string(),
-                runs_on: Deploy::DEFAULT_RUNNER.to_string(),
+                runs_on: REVIEW_RUNNER.to_string(),
                 environment: None,
                 concurrency: None,
                 timeout_minutes: 20,

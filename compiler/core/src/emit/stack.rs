@@ -8,6 +8,7 @@ use indexmap::IndexMap;
 use super::compose_file::*;
 use super::traefik;
 use crate::model::{EnvValue, Model, RouteProtocol, Service, Stack, Tier};
+use crate::values::Duration;
 
 /// Official images whose entrypoints start as root, fix ownership of their data
 /// directory and then drop to an unprivileged user: without these capabilities
@@ -93,8 +94,8 @@ fn compose_service(
         user: service.user.as_deref().map(literal),
         restart: service
             .restart
-            .clone()
-            .unwrap_or_else(|| "unless-stopped".to_string()),
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
         networks: Tier::ALL
             .into_iter()
             .filter(|t| service.on(*t))
@@ -148,10 +149,10 @@ fn compose_service(
     }
     compose.healthcheck = service.healthcheck.as_ref().map(|h| ComposeHealthcheck {
         test: vec!["CMD-SHELL".to_string(), literal(&h.command)],
-        interval: h.interval.clone(),
-        timeout: h.timeout.clone(),
+        interval: h.interval.as_ref().map(compose_duration),
+        timeout: h.timeout.as_ref().map(compose_duration),
         retries: h.retries,
-        start_period: h.start_period.clone(),
+        start_period: h.start_period.as_ref().map(compose_duration),
     });
     compose.deploy = service.resources.as_ref().map(|r| ComposeDeploy {
         resources: ComposeResources {
@@ -243,6 +244,10 @@ fn route_labels(model: &Model, stack: &Stack, service: &Service) -> IndexMap<Str
         }
     }
     labels
+}
+
+fn compose_duration(duration: &Duration) -> String {
+    duration.written.clone()
 }
 
 /// `.env.example`: the variables (secret name → variable) a compose file reads.

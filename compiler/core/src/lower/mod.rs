@@ -1,16 +1,22 @@
 //! Stage 2. In: the parsed KDL documents. Out: the typed [`Model`], every value
-//! checked against the schema, plus diagnostics for anything the schema or the
-//! node's own rules reject. References stay names here; `resolve` binds them.
+//! checked against the schema and every default taken from it, plus diagnostics
+//! for anything the schema or the node's own rules reject. References stay
+//! names here; `resolve` binds them.
+//!
+//! Lowering names nodes, arguments and properties only through
+//! `schema::keys`, generated from the schema: a name the schema does not have
+//! does not compile.
 
 mod check;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::parse::Parsed;
+use crate::schema::keys::{self, gitops, host, middleware, secret, stack};
 use crate::schema::schema;
 use crate::source::Spanned;
-use crate::values::Value;
-use check::{Checked, check_children, spanned_string};
+use crate::values::ImageRef;
+use check::{Checked, Checker, spanned_string};
 
 /// Label prefixes owned by infrac's own generated labels.
 const RESERVED_LABEL_PREFIXES: [&str; 2] = ["traefik.", "infrac."];
@@ -21,21 +27,31 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
         .files
         .iter()
         .flat_map(|f| f.document.nodes().iter().map(move |n| (f.file, n)));
-    let top = check_children(root, root, nodes, diagnostics);
+    let mut checker = Checker {
+        root,
+        sources: &parsed.sources,
+        diagnostics,
+    };
+    let top = checker.check_children(root, None, nodes, None);
 
     let mut model = Model::default();
     for node in &top {
-        match node.schema.name.as_str() {
-            "project" => model.project = lower_project(node),
-            "secret" => model.secrets.extend(lower_secret(node)),
-            "cidr-set" => model.cidr_sets.extend(lower_cidr_set(node)),
-            "middleware" => model
+        if node.is(keys::PROJECT) {
+            model.project = lower_project(node);
+        } else if node.is(keys::SECRET) {
+            model.secrets.extend(lower_secret(node));
+        } else if node.is(keys::CIDR_SET) {
+            model.cidr_sets.extend(lower_cidr_set(node));
+        } else if node.is(keys::MIDDLEWARE) {
+            model
                 .middlewares
-                .extend(lower_middleware(node, diagnostics)),
-            "host" => model.hosts.extend(lower_host(node, diagnostics)),
-            "stack" => model.stacks.extend(lower_stack(node, diagnostics)),
-            "gitops" => model.gitops = Some(lower_gitops(node)),
-            _ => {}
+                .extend(lower_middleware(node, diagnostics));
+        } else if node.is(keys::HOST) {
+            model.hosts.extend(lower_host(node, diagnostics));
+        } else if node.is(keys::STACK) {
+            model.stacks.extend(lower_stack(node, diagnostics));
+        } else if node.is(keys::GITOPS) {
+            model.gitops = Some(lower_gitops(node));
         }
     }
     model
@@ -43,55 +59,52 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
 
 fn lower_project(node: &Checked) -> Option<Project> {
     Some(Project {
-        name: node.string_arg(0)?,
+        name: node.string_arg(keys::project::NAME)?,
         domains: node
-            .children_named("domain")
-            .filter_map(|d| d.string_arg(0))
+            .children(keys::project::DOMAIN)
+            .filter_map(|d| d.string_arg(keys::project::domain::HOSTNAME))
             .collect(),
     })
 }
 
 fn lower_secret(node: &Checked) -> Option<Secret> {
     Some(Secret {
-        name: node.string_arg(0)?,
-        env: node.string_prop("env"),
+        name: node.string_arg(secret::NAME)?,
+        env: node.string_prop(secret::ENV),
     })
 }
 
 fn lower_gitops(node: &Checked) -> Gitops {
     Gitops {
         branch: node
-            .child("branch")
-            .and_then(|b| b.string_arg(0))
-            .map_or_else(|| "main".to_string(), |b| b.value),
+            .child(gitops::BRANCH)
+            .and_then(|b| b.string_arg(gitops::branch::NAME))
+            .map(|b| b.value)
+            .unwrap_or_default(),
         deploys: node
-            .children_named("deploy")
+            .children(gitops::DEPLOY)
             .filter_map(|d| {
                 Some(Deploy {
-                    host: Reference::new(d.string_prop("host")?),
-                    ssh_user: d.string_prop("ssh-user")?,
-                    path: d
-                        .string_prop("path")
-                        .map_or_else(|| "/opt/infrac".to_string(), |p| p.value),
-                    environment: d.string_prop("environment").map(|e| e.value),
-                    runs_on: d
-                        .string_prop("runs-on")
-                        .map_or_else(|| Deploy::DEFAULT_RUNNER.to_string(), |r| r.value),
+                    host: Reference::new(d.string_prop(gitops::deploy::HOST)?),
+                    ssh_user: d.string_prop(gitops::deploy::SSH_USER)?,
+                    path: d.string_prop(gitops::deploy::PATH)?.value,
+                    environment: d.string_prop(gitops::deploy::ENVIRONMENT).map(|e| e.value),
+                    runs_on: d.string_prop(gitops::deploy::RUNS_ON)?.value,
                     span: d.head,
                 })
             })
             .collect(),
-        review: node.child("review").map(|r| Review {
-            comment: r.bool_prop("comment").unwrap_or(false),
-            against: r.string_prop("against").map(|a| a.value),
+        review: node.child(gitops::REVIEW).map(|r| Review {
+            comment: r.bool_prop(gitops::review::COMMENT).unwrap_or_default(),
+            against: r.string_prop(gitops::review::AGAINST).map(|a| a.value),
         }),
         actions: node
-            .children_named("action")
+            .children(gitops::ACTION)
             .filter_map(|a| {
                 Some(ActionPin {
-                    name: a.string_arg(0)?.value,
-                    sha: a.string_prop("sha")?.value,
-                    version: a.string_prop("version").map(|v| v.value),
+                    name: a.string_arg(gitops::action::NAME)?.value,
+                    sha: a.string_prop(gitops::action::SHA)?.value,
+                    version: a.string_prop(gitops::action::VERSION).map(|v| v.value),
                 })
             })
             .collect(),
@@ -100,100 +113,90 @@ fn lower_gitops(node: &Checked) -> Gitops {
 
 fn lower_cidr_set(node: &Checked) -> Option<CidrSet> {
     Some(CidrSet {
-        name: node.string_arg(0)?,
-        cidrs: node.rest(1).filter_map(spanned_cidr).collect(),
+        name: node.string_arg(keys::cidr_set::NAME)?,
+        cidrs: node
+            .rest(keys::cidr_set::CIDR)
+            .filter_map(spanned_cidr)
+            .collect(),
     })
 }
 
-/// Outbound SMTP is what a compromised container abuses first.
-const DEFAULT_DENY_EGRESS: [PortMatch; 1] = [PortMatch {
-    protocol: Protocol::Tcp,
-    port: 25,
-}];
-
 fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
-    let name = node.string_arg(0)?;
-    let ssh = match node.child("ssh") {
-        Some(ssh) => Ssh {
-            port: ssh
-                .prop("port")
-                .and_then(|p| p.value.as_port())
-                .unwrap_or(22),
-            allow_from: source_prop(ssh, "allow-from"),
-            declared: true,
-            span: ssh.head,
-        },
-        None => Ssh {
-            port: 22,
-            allow_from: None,
-            declared: false,
-            span: name.span,
-        },
-    };
-    let firewall = node.child("firewall");
-    let rules = |kind: &'static str| {
-        firewall
-            .into_iter()
-            .flat_map(move |f| f.children_named(kind))
-    };
-    let deny_egress: Vec<PortMatch> = rules("deny-egress").filter_map(port_match).collect();
+    let name = node.string_arg(host::NAME)?;
+    let ssh = node.child_or_absent(host::SSH);
+    let firewall = node.child_or_absent(host::FIREWALL);
     Some(Host {
         addresses: node
-            .children_named("address")
-            .filter_map(|a| match a.arg(0) {
-                Some(Spanned {
-                    value: Value::Ip(ip),
-                    span,
-                }) => Some(Spanned::new(*ip, *span)),
-                _ => None,
+            .children(host::ADDRESS)
+            .filter_map(|a| {
+                let ip = a.arg(host::address::IP)?;
+                Some(Spanned::new(ip.value.as_ip()?, ip.span))
             })
             .collect(),
         interface: node
-            .child("interface")
-            .and_then(|i| i.string_arg(0))
+            .child(host::INTERFACE)
+            .and_then(|i| i.string_arg(host::interface::NAME))
             .map(|i| i.value),
-        ssh,
+        ssh: Ssh {
+            port: ssh
+                .prop(host::ssh::PORT)
+                .and_then(|p| p.value.as_port())
+                .unwrap_or_default(),
+            allow_from: source_prop(&ssh, host::ssh::ALLOW_FROM),
+            declared: ssh.written,
+            span: if ssh.written { ssh.head } else { name.span },
+        },
         firewall: Firewall {
-            allows: rules("allow")
+            allows: firewall
+                .children(host::firewall::ALLOW)
                 .filter_map(|a| {
                     Some(Allow {
-                        port: port_match(a)?,
-                        from: source_prop(a, "from"),
+                        port: port_match(
+                            a,
+                            host::firewall::allow::PROTOCOL,
+                            host::firewall::allow::PORT,
+                        )?,
+                        from: source_prop(a, host::firewall::allow::FROM),
                         span: a.head,
                     })
                 })
                 .collect(),
-            deny_egress: if rules("deny-egress").next().is_some() {
-                deny_egress
-            } else {
-                DEFAULT_DENY_EGRESS.to_vec()
-            },
+            deny_egress: firewall
+                .children(host::firewall::DENY_EGRESS)
+                .filter_map(|d| {
+                    port_match(
+                        d,
+                        host::firewall::deny_egress::PROTOCOL,
+                        host::firewall::deny_egress::PORT,
+                    )
+                })
+                .collect(),
         },
         users: node
-            .children_named("user")
+            .children(host::USER)
             .filter_map(|u| {
                 Some(User {
-                    name: u.string_arg(0)?,
-                    ssh_key: u.string_prop("ssh-key")?.value,
-                    sudo: u.bool_prop("sudo").unwrap_or(false),
+                    name: u.string_arg(host::user::NAME)?,
+                    ssh_key: u.string_prop(host::user::SSH_KEY)?.value,
+                    sudo: u.bool_prop(host::user::SUDO).unwrap_or_default(),
                 })
             })
             .collect(),
         packages: node
-            .children_named("packages")
-            .flat_map(|p| p.rest(0).filter_map(spanned_string))
+            .children(host::PACKAGES)
+            .flat_map(|p| p.rest_strings(host::packages::PACKAGE))
             .map(|p| p.value)
             .collect(),
         address_pools: node
-            .children_named("address-pool")
+            .children(host::ADDRESS_POOL)
             .filter_map(|p| lower_address_pool(p, diagnostics))
             .collect(),
-        proxy: node.child("proxy").map(|p| lower_proxy(p, diagnostics)),
-        tunnel: node.child("tunnel").and_then(|t| {
+        proxy: node.child(host::PROXY).map(|p| lower_proxy(p, diagnostics)),
+        tunnel: node.child(host::TUNNEL).and_then(|t| {
             Some(Tunnel {
-                id: t.string_prop("id")?.value,
-                credentials: t.string_prop("credentials")?.value,
-                zone: t.string_prop("zone"),
+                id: t.string_prop(host::tunnel::ID)?.value,
+                credentials: t.string_prop(host::tunnel::CREDENTIALS)?.value,
+                zone: t.string_prop(host::tunnel::ZONE),
                 span: t.head,
             })
         }),
@@ -202,12 +205,13 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
 }
 
 fn lower_proxy(node: &Checked, diagnostics: &mut Diagnostics) -> Proxy {
-    let tls = node.child("tls");
-    let acme = node.child("acme");
+    use host::proxy;
+    let tls = node.child(proxy::TLS);
+    let acme = node.child(proxy::ACME);
     if let (Some(tls), Some(acme)) = (tls, acme) {
         diagnostics.push(
             Diagnostic::new(
-                Code::E013,
+                Code::E015,
                 "the proxy has both `tls` and `acme`",
                 acme.head,
                 "certificates from Let's Encrypt",
@@ -219,81 +223,89 @@ fn lower_proxy(node: &Checked, diagnostics: &mut Diagnostics) -> Proxy {
     let certificates = match (acme, tls) {
         // The conflict is reported; checks about either source would only add noise.
         (Some(_), Some(_)) => Certificates::SelfSigned,
-        (Some(acme), None) => match acme.string_prop("email") {
-            Some(email) => Certificates::Acme {
+        (Some(acme), None) => match (
+            acme.string_prop(proxy::acme::EMAIL),
+            acme.enum_prop::<AcmeChallenge>(proxy::acme::CHALLENGE),
+        ) {
+            (Some(email), Some(challenge)) => Certificates::Acme {
                 email: email.value,
-                challenge: match acme
-                    .string_prop("challenge")
-                    .as_ref()
-                    .map(|c| c.value.as_str())
-                {
-                    Some("tls") => AcmeChallenge::Tls,
-                    _ => AcmeChallenge::Http,
-                },
+                challenge: challenge.value,
                 span: acme.head,
             },
-            None => Certificates::SelfSigned,
+            _ => Certificates::SelfSigned,
         },
-        (None, Some(tls)) => Certificates::CloudflareOrigin {
-            cert: tls
-                .string_prop("cert")
-                .map_or_else(|| "/etc/infrac/tls/origin.pem".to_string(), |c| c.value),
-            key: tls
-                .string_prop("key")
-                .map_or_else(|| "/etc/infrac/tls/origin.key".to_string(), |k| k.value),
+        (None, Some(tls)) => match (
+            tls.string_prop(proxy::tls::CERT),
+            tls.string_prop(proxy::tls::KEY),
+        ) {
+            (Some(cert), Some(key)) => Certificates::CloudflareOrigin {
+                cert: cert.value,
+                key: key.value,
+            },
+            _ => Certificates::SelfSigned,
         },
         (None, None) => Certificates::SelfSigned,
     };
     let dashboard = node
-        .child("dashboard")
-        .filter(|d| d.arg(0).and_then(|a| a.value.as_bool()) == Some(true))
+        .child(proxy::DASHBOARD)
+        .filter(|d| {
+            d.arg(proxy::dashboard::ENABLED)
+                .and_then(|a| a.value.as_bool())
+                == Some(true)
+        })
         .and_then(|d| {
-            let hostname = d.string_prop("hostname");
-            if hostname.is_none() && !d.rejected.iter().any(|(key, _)| key == "hostname") {
+            let hostname = d.string_prop(proxy::dashboard::HOSTNAME);
+            if hostname.is_none() && d.rejected(proxy::dashboard::HOSTNAME).is_none() {
                 diagnostics.push(
-                    Diagnostic::new(Code::E005, "the dashboard needs a `hostname`", d.head, "hostname missing")
+                    Diagnostic::new(Code::E016, "the dashboard needs a `hostname`", d.head, "hostname missing")
                         .with_help("serve it like a route: `dashboard #true hostname=\"traefik.acme.example\" middleware=\"admin-auth\"`"),
                 );
             }
             Some(Dashboard {
                 hostname: hostname?,
-                middleware: d.string_prop("middleware").map(Reference::new),
+                middleware: d
+                    .string_prop(proxy::dashboard::MIDDLEWARE)
+                    .map(Reference::new),
             })
         });
     Proxy {
-        image: image_prop(node),
+        image: image_prop(node, proxy::IMAGE),
         span: node.head,
         certificates,
-        access_log: node.child("access-log").map(|a| AccessLog {
-            status: a.string_prop("status").map(|s| s.value),
+        access_log: node.child(proxy::ACCESS_LOG).map(|a| AccessLog {
+            status: a.string_prop(proxy::access_log::STATUS).map(|s| s.value),
         }),
         dashboard,
     }
 }
 
-const MIDDLEWARE_KINDS: [&str; 4] = ["headers", "rate-limit", "ip-allow", "basic-auth"];
-
 fn lower_middleware(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Middleware> {
-    let name = node.string_arg(0)?;
-    let kinds: Vec<&Checked> = node.children.iter().collect();
+    let name = node.string_arg(middleware::NAME)?;
+    let kinds: Vec<&Checked> = node.all_children().collect();
     let kind = match kinds.as_slice() {
+        [kind] => lower_middleware_kind(kind),
         [] => {
+            let known: Vec<&str> = node
+                .schema
+                .children
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
             diagnostics.push(
                 Diagnostic::new(
-                    Code::E005,
+                    Code::E014,
                     format!("middleware `{}` does nothing", name.value),
                     node.head,
                     "no kind",
                 )
-                .with_help(format!("give it one of: {}", MIDDLEWARE_KINDS.join(", "))),
+                .with_help(format!("give it one of: {}", known.join(", "))),
             );
             None
         }
-        [kind] => lower_middleware_kind(kind),
         [first, second, ..] => {
             diagnostics.push(
                 Diagnostic::new(
-                    Code::E013,
+                    Code::E014,
                     format!("middleware `{}` has several kinds", name.value),
                     second.head,
                     "second kind",
@@ -308,33 +320,38 @@ fn lower_middleware(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Mid
 }
 
 fn lower_middleware_kind(node: &Checked) -> Option<MiddlewareKind> {
-    let integer = |name: &str| node.prop(name).and_then(|v| v.value.as_integer());
-    let text = |name: &str| node.string_prop(name).map(|v| v.value);
-    let flag = |name: &str| node.bool_prop(name).unwrap_or(false);
-    Some(match node.schema.name.as_str() {
-        "headers" => MiddlewareKind::Headers(Headers {
-            hsts_seconds: integer("hsts-seconds"),
-            hsts_include_subdomains: flag("hsts-include-subdomains"),
-            frame_deny: flag("frame-deny"),
-            content_type_nosniff: flag("content-type-nosniff"),
-            referrer_policy: text("referrer-policy"),
-            content_security_policy: text("content-security-policy"),
-        }),
-        "rate-limit" => MiddlewareKind::RateLimit {
-            average: integer("average")?,
-            burst: integer("burst"),
-        },
-        "ip-allow" => {
-            MiddlewareKind::IpAllow(node.rest(0).filter_map(|v| v.value.as_cidr()).collect())
+    use middleware::{basic_auth, headers, ip_allow, rate_limit};
+    let integer = |key| node.prop(key).and_then(|v| v.value.as_integer());
+    let text = |key| node.string_prop(key).map(|v| v.value);
+    let flag = |key| node.bool_prop(key).unwrap_or(false);
+    Some(if node.is(middleware::HEADERS) {
+        MiddlewareKind::Headers(Headers {
+            hsts_seconds: integer(headers::HSTS_SECONDS),
+            hsts_include_subdomains: flag(headers::HSTS_INCLUDE_SUBDOMAINS),
+            frame_deny: flag(headers::FRAME_DENY),
+            content_type_nosniff: flag(headers::CONTENT_TYPE_NOSNIFF),
+            referrer_policy: text(headers::REFERRER_POLICY),
+            content_security_policy: text(headers::CONTENT_SECURITY_POLICY),
+        })
+    } else if node.is(middleware::RATE_LIMIT) {
+        MiddlewareKind::RateLimit {
+            average: integer(rate_limit::AVERAGE)?,
+            burst: integer(rate_limit::BURST),
         }
-        "basic-auth" => {
-            MiddlewareKind::BasicAuth(Reference::new(node.string_prop("users-secret")?))
-        }
-        _ => return None,
+    } else if node.is(middleware::IP_ALLOW) {
+        MiddlewareKind::IpAllow(
+            node.rest(ip_allow::CIDR)
+                .filter_map(|v| v.value.as_cidr())
+                .collect(),
+        )
+    } else if node.is(middleware::BASIC_AUTH) {
+        MiddlewareKind::BasicAuth(Reference::new(node.string_prop(basic_auth::USERS_SECRET)?))
+    } else {
+        return None;
     })
 }
 
-fn spanned_cidr(value: &Spanned<Value>) -> Option<Spanned<ipnet::IpNet>> {
+fn spanned_cidr(value: &Spanned<crate::values::Value>) -> Option<Spanned<ipnet::IpNet>> {
     value
         .value
         .as_cidr()
@@ -343,33 +360,30 @@ fn spanned_cidr(value: &Spanned<Value>) -> Option<Spanned<ipnet::IpNet>> {
 
 /// A `source` property: a CIDR, a set name, or `Invalid` when it was written
 /// but rejected (so checks neither treat it as "anywhere" nor report it again).
-fn source_prop(node: &Checked, name: &str) -> Option<AddressSource> {
-    if let Some(value) = node.prop(name) {
+fn source_prop(node: &Checked, key: crate::schema::Prop) -> Option<AddressSource> {
+    if let Some(value) = node.prop(key) {
         return Some(match spanned_cidr(value) {
             Some(net) => AddressSource::Cidr(net),
             None => AddressSource::Set(Reference::new(spanned_string(value)?)),
         });
     }
-    node.rejected
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, span)| AddressSource::Invalid(*span))
+    node.rejected(key).map(AddressSource::Invalid)
 }
 
-fn port_match(node: &Checked) -> Option<PortMatch> {
-    let protocol = match node.string_arg(0)?.value.as_str() {
-        "udp" => Protocol::Udp,
-        _ => Protocol::Tcp,
-    };
+fn port_match(
+    node: &Checked,
+    protocol: crate::schema::Arg,
+    port: crate::schema::Arg,
+) -> Option<PortMatch> {
     Some(PortMatch {
-        protocol,
-        port: node.arg(1)?.value.as_port()?,
+        protocol: node.enum_arg::<Protocol>(protocol)?.value,
+        port: node.arg(port)?.value.as_port()?,
     })
 }
 
 fn lower_address_pool(node: &Checked, diagnostics: &mut Diagnostics) -> Option<AddressPool> {
-    let base = node.arg(0).and_then(spanned_cidr)?;
-    let size = node.prop("size")?;
+    let base = node.arg(host::address_pool::BASE).and_then(spanned_cidr)?;
+    let size = node.prop(host::address_pool::SIZE)?;
     let max = base.value.max_prefix_len();
     match size.value.as_integer().and_then(|s| u8::try_from(s).ok()) {
         Some(bits) if bits >= base.value.prefix_len() && bits <= max => {
@@ -378,7 +392,7 @@ fn lower_address_pool(node: &Checked, diagnostics: &mut Diagnostics) -> Option<A
         _ => {
             diagnostics.push(
                 Diagnostic::new(
-                    Code::E007,
+                    Code::E017,
                     format!("a pool `{}` cannot hand out networks of this size", base.value),
                     size.span,
                     format!("expected {}–{max}", base.value.prefix_len()),
@@ -392,136 +406,131 @@ fn lower_address_pool(node: &Checked, diagnostics: &mut Diagnostics) -> Option<A
 
 fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
     Some(Stack {
-        name: node.string_arg(0)?,
-        host: node.string_prop("host").map(Reference::new),
+        name: node.string_arg(stack::NAME)?,
+        host: node.string_prop(stack::HOST).map(Reference::new),
         services: node
-            .children_named("service")
+            .children(stack::SERVICE)
             .filter_map(|s| lower_service(s, diagnostics))
             .collect(),
     })
 }
 
 fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Service> {
-    let strings = |name: &str| -> Vec<Spanned<String>> {
-        node.children_named(name)
-            .flat_map(|c| c.rest(0).filter_map(spanned_string))
-            .collect()
-    };
+    use stack::service::{self as svc, route};
+    let durations = |h: &Checked, key| h.prop(key).and_then(|d| d.value.as_duration());
     Some(Service {
-        name: node.string_arg(0)?,
+        name: node.string_arg(svc::NAME)?,
         span: node.head,
-        image: image_prop(node),
-        networks: node.child("networks").map(|n| {
-            n.rest(0)
-                .filter_map(spanned_string)
-                .filter_map(|t| Tier::from_name(&t.value).map(|tier| Spanned::new(tier, t.span)))
-                .collect()
-        }),
-        role: node.child("role").and_then(|r| r.string_arg(0)).map(|r| {
-            let role = if r.value == "datastore" {
-                Role::Datastore
-            } else {
-                Role::App
-            };
-            Spanned::new(role, r.span)
-        }),
+        image: image_prop(node, svc::IMAGE),
+        networks: node
+            .child(svc::NETWORKS)
+            .map(|n| n.rest_enums::<Tier>(svc::networks::TIER).collect()),
+        role: node
+            .child(svc::ROLE)
+            .and_then(|r| r.enum_arg::<Role>(svc::role::ROLE)),
         routes: node
-            .children_named("route")
+            .children(svc::ROUTE)
             .filter_map(|r| {
                 Some(Route {
-                    hostname: r.string_arg(0)?,
-                    port: r.prop("port")?.value.as_port(),
-                    path_prefix: r.string_prop("path-prefix").map(|p| p.value),
-                    protocol: match r.string_prop("protocol") {
-                        Some(p) if p.value == "grpc" => Spanned::new(RouteProtocol::Grpc, p.span),
-                        Some(p) => Spanned::new(RouteProtocol::Http, p.span),
-                        None => Spanned::new(RouteProtocol::Http, r.head),
-                    },
+                    hostname: r.string_arg(route::HOSTNAME)?,
+                    port: r.prop(route::PORT)?.value.as_port(),
+                    path_prefix: r.string_prop(route::PATH_PREFIX).map(|p| p.value),
+                    protocol: r.enum_prop::<RouteProtocol>(route::PROTOCOL)?,
                     middlewares: r
-                        .children_named("middlewares")
-                        .flat_map(|m| m.rest(0).filter_map(spanned_string))
+                        .children(route::MIDDLEWARES)
+                        .flat_map(|m| m.rest_strings(route::middlewares::MIDDLEWARE))
                         .map(Reference::new)
                         .collect(),
                     span: r.head,
                 })
             })
             .collect(),
-        ports: strings("ports"),
+        ports: node
+            .children(svc::PORTS)
+            .flat_map(|p| p.rest_strings(svc::ports::MAPPING))
+            .collect(),
         env: node
-            .children_named("env")
+            .children(svc::ENV)
             .filter_map(|e| lower_env(e, diagnostics))
             .collect(),
-        depends_on: strings("depends-on")
-            .into_iter()
+        depends_on: node
+            .children(svc::DEPENDS_ON)
+            .flat_map(|d| d.rest_strings(svc::depends_on::SERVICE))
             .map(Reference::new)
             .collect(),
-        healthcheck: node.child("healthcheck").and_then(|h| {
+        healthcheck: node.child(svc::HEALTHCHECK).and_then(|h| {
+            use svc::healthcheck as hc;
             Some(Healthcheck {
-                command: h.string_prop("command")?.value,
-                interval: h.string_prop("interval").map(|s| s.value),
-                timeout: h.string_prop("timeout").map(|s| s.value),
-                retries: h.prop("retries").and_then(|r| r.value.as_integer()),
-                start_period: h.string_prop("start-period").map(|s| s.value),
+                command: h.string_prop(hc::COMMAND)?.value,
+                interval: durations(h, hc::INTERVAL),
+                timeout: durations(h, hc::TIMEOUT),
+                retries: h.prop(hc::RETRIES).and_then(|r| r.value.as_integer()),
+                start_period: durations(h, hc::START_PERIOD),
             })
         }),
-        resources: node.child("resources").map(|r| Resources {
-            cpus: r.prop("cpus").and_then(|c| c.value.as_number()),
-            memory: r.prop("memory").and_then(|m| m.value.as_size()),
+        resources: node.child(svc::RESOURCES).map(|r| Resources {
+            cpus: r
+                .prop(svc::resources::CPUS)
+                .and_then(|c| c.value.as_number()),
+            memory: r
+                .prop(svc::resources::MEMORY)
+                .and_then(|m| m.value.as_size()),
         }),
         volumes: node
-            .children_named("volume")
+            .children(svc::VOLUME)
             .filter_map(|v| {
                 Some(VolumeMount {
-                    name: v.string_arg(0)?,
-                    path: v.string_prop("path")?.value,
-                    read_only: v.bool_prop("read-only").unwrap_or(false),
+                    name: v.string_arg(svc::volume::NAME)?,
+                    path: v.string_prop(svc::volume::PATH)?.value,
+                    read_only: v.bool_prop(svc::volume::READ_ONLY)?,
                 })
             })
             .collect(),
         binds: node
-            .children_named("bind")
+            .children(svc::BIND)
             .filter_map(|b| {
                 Some(BindMount {
-                    source: b.string_arg(0)?.value,
-                    path: b.string_prop("path")?.value,
-                    read_only: b.bool_prop("read-only").unwrap_or(false),
+                    source: b.string_arg(svc::bind::SOURCE)?.value,
+                    path: b.string_prop(svc::bind::PATH)?.value,
+                    read_only: b.bool_prop(svc::bind::READ_ONLY)?,
                 })
             })
             .collect(),
-        command: node.child("command").map(|c| {
-            c.rest(0)
-                .filter_map(spanned_string)
+        command: node.child(svc::COMMAND).map(|c| {
+            c.rest_strings(svc::command::WORD)
                 .map(|s| s.value)
                 .collect()
         }),
         user: node
-            .child("user")
-            .and_then(|u| u.string_arg(0))
+            .child(svc::USER)
+            .and_then(|u| u.string_arg(svc::user::USER))
             .map(|u| u.value),
         labels: node
-            .children_named("label")
+            .children(svc::LABEL)
             .filter_map(|l| lower_label(l, diagnostics))
             .collect(),
         restart: node
-            .child("restart")
-            .and_then(|r| r.string_arg(0))
+            .child(svc::RESTART)
+            .and_then(|r| r.enum_arg::<RestartPolicy>(svc::restart::POLICY))
             .map(|r| r.value),
         // Compose and Docker take capability names without the kernel's `CAP_` prefix.
-        capabilities: strings("capabilities")
-            .into_iter()
+        capabilities: node
+            .children(svc::CAPABILITIES)
+            .flat_map(|c| c.rest_strings(svc::capabilities::CAPABILITY))
             .map(|c| c.value.trim_start_matches("CAP_").to_string())
             .collect(),
         hardening: node
-            .child("hardening")
-            .and_then(|h| h.arg(0)?.value.as_bool())
-            .unwrap_or(true),
+            .child(svc::HARDENING)
+            .and_then(|h| h.arg(svc::hardening::ENABLED)?.value.as_bool())
+            .unwrap_or_default(),
     })
 }
 
 fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
-    let name = node.string_arg(0)?;
-    let literal = node.string_arg(1);
-    let secret = node.string_prop("secret");
+    use stack::service::env;
+    let name = node.string_arg(env::NAME)?;
+    let literal = node.string_arg(env::VALUE);
+    let secret = node.string_prop(env::SECRET);
     match (literal, secret) {
         (Some(literal), None) => Some(EnvVar {
             name,
@@ -546,12 +555,12 @@ fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
             );
             None
         }
-        // A missing value that failed its own type check was reported already.
-        (None, None) if node.args.len() > 1 => None,
+        // A value that failed its own type check was reported already.
+        (None, None) if node.arg_count() > 1 || node.rejected(env::SECRET).is_some() => None,
         (None, None) => {
             diagnostics.push(
                 Diagnostic::new(
-                    Code::E005,
+                    Code::E013,
                     format!("`{}` has no value", name.value),
                     node.head,
                     "value missing",
@@ -567,8 +576,9 @@ fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
 }
 
 fn lower_label(node: &Checked, diagnostics: &mut Diagnostics) -> Option<(Spanned<String>, String)> {
-    let key = node.string_arg(0)?;
-    let value = node.string_arg(1)?.value;
+    use stack::service::label;
+    let key = node.string_arg(label::KEY)?;
+    let value = node.string_arg(label::VALUE)?.value;
     if let Some(prefix) = RESERVED_LABEL_PREFIXES
         .iter()
         .find(|p| key.value.starts_with(*p))
@@ -582,12 +592,7 @@ fn lower_label(node: &Checked, diagnostics: &mut Diagnostics) -> Option<(Spanned
     Some((key, value))
 }
 
-fn image_prop(node: &Checked) -> Option<Spanned<crate::values::ImageRef>> {
-    match node.prop("image")? {
-        Spanned {
-            value: Value::Image(image),
-            span,
-        } => Some(Spanned::new(image.clone(), *span)),
-        _ => None,
-    }
+fn image_prop(node: &Checked, key: crate::schema::Prop) -> Option<Spanned<ImageRef>> {
+    let value = node.prop(key)?;
+    Some(Spanned::new(value.value.as_image()?.clone(), value.span))
 }

@@ -1,10 +1,41 @@
 //! The language schema, read from `schema/infrac.kdl` (embedded at build time).
 //! In: the schema's KDL text. Out: a tree of [`NodeSchema`] that lowering checks
-//! sources against and that the reference docs are generated from.
+//! sources against and that the reference docs are generated from, and (in
+//! `keys`, generated from the same file) the typed names lowering reads by.
+
+pub mod codegen;
+// Generated; `tests/docs.rs` compares it with the generator's output byte for byte.
+#[rustfmt::skip]
+pub mod keys;
 
 use std::sync::OnceLock;
 
 use kdl::{KdlDocument, KdlNode, KdlValue};
+
+/// The name of a child node, as lowering asks for it. Only `keys` creates
+/// these, so every name lowering reads exists in the schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Node(pub &'static str);
+
+/// The name of a property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prop(pub &'static str);
+
+/// A positional argument: its index, and its name for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arg {
+    pub index: usize,
+    pub name: &'static str,
+}
+
+/// An `enum` type of the schema, generated as a Rust enum in `keys`.
+pub trait SchemaEnum: Sized + Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == name)
+    }
+}
 
 pub const SCHEMA_SOURCE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -38,11 +69,16 @@ pub enum ValueType {
     UrlPath,
     StatusRange,
     GitRef,
+    RunnerLabel,
     CommitSha,
     ActionName,
     RelativePath,
     SafePath,
-    Enum(Vec<String>),
+    /// `name` is the Rust enum generated for it.
+    Enum {
+        name: String,
+        values: Vec<String>,
+    },
 }
 
 impl ValueType {
@@ -77,20 +113,25 @@ impl ValueType {
             ValueType::UrlPath => "a URL path such as `/api`".into(),
             ValueType::StatusRange => "an HTTP status or range such as `404` or `400-599`".into(),
             ValueType::GitRef => "a branch name such as `main` or `release/1.2`".into(),
+            ValueType::RunnerLabel => "a runner label such as `ubuntu-24.04`".into(),
             ValueType::CommitSha => "a full commit SHA (40 hexadecimal digits)".into(),
             ValueType::ActionName => "an action such as `actions/checkout`".into(),
             ValueType::RelativePath => "a relative path such as `compiled`".into(),
             ValueType::SafePath => {
                 "an absolute path of letters, digits, `.`, `_`, `-` and `/`".into()
             }
-            ValueType::Enum(values) => {
+            ValueType::Enum { values, .. } => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
             }
         }
     }
 
-    fn parse(name: &str, values: Vec<String>) -> Result<ValueType, String> {
+    fn parse(
+        name: &str,
+        enum_name: Option<String>,
+        values: Vec<String>,
+    ) -> Result<ValueType, String> {
         Ok(match name {
             "string" => ValueType::String,
             "name" => ValueType::Name,
@@ -116,12 +157,18 @@ impl ValueType {
             "url-path" => ValueType::UrlPath,
             "status-range" => ValueType::StatusRange,
             "git-ref" => ValueType::GitRef,
+            "runner-label" => ValueType::RunnerLabel,
             "commit-sha" => ValueType::CommitSha,
             "action-name" => ValueType::ActionName,
             "relative-path" => ValueType::RelativePath,
             "safe-path" => ValueType::SafePath,
-            "enum" if !values.is_empty() => ValueType::Enum(values),
-            "enum" => return Err("an enum needs `values`".into()),
+            "enum" => match enum_name {
+                Some(name) if !values.is_empty() => ValueType::Enum { name, values },
+                Some(_) => return Err("an enum needs `values`".into()),
+                None => {
+                    return Err("an enum needs `enum=\"name\"`, the name of its Rust type".into());
+                }
+            },
             other => return Err(format!("unknown type `{other}`")),
         })
     }
@@ -142,6 +189,8 @@ pub struct PropertySchema {
     pub name: String,
     pub ty: ValueType,
     pub required: bool,
+    /// The value when the property is not written.
+    pub default: Option<KdlValue>,
     pub doc: String,
 }
 
@@ -151,6 +200,12 @@ pub struct NodeSchema {
     pub doc: String,
     pub repeat: bool,
     pub required: bool,
+    /// The diagnostic code reported when a required node is missing (E005 unless set).
+    pub missing_code: Option<String>,
+    /// What to insert when a required node is missing, offered as a fix.
+    pub example: Option<String>,
+    /// Nodes assumed when none of this name is written (`default` entries).
+    pub defaults: Vec<KdlNode>,
     pub arguments: Vec<ArgumentSchema>,
     pub properties: Vec<PropertySchema>,
     pub children: Vec<NodeSchema>,
@@ -183,6 +238,9 @@ pub fn parse_schema(text: &str) -> Result<NodeSchema, String> {
         doc: String::new(),
         repeat: false,
         required: false,
+        missing_code: None,
+        example: None,
+        defaults: Vec::new(),
         arguments: Vec::new(),
         properties: Vec::new(),
         children: nodes_of(&document)?,
@@ -205,6 +263,17 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
         doc: body.map(doc_of).unwrap_or_default(),
         repeat: flag(node, "repeat"),
         required: flag(node, "required"),
+        missing_code: string(node, "missing"),
+        example: string(node, "example"),
+        defaults: body
+            .map(|b| {
+                b.nodes()
+                    .iter()
+                    .filter(|n| n.name().value() == "default")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
         arguments: Vec::new(),
         properties: Vec::new(),
         children: body.map(nodes_of).transpose()?.unwrap_or_default(),
@@ -227,9 +296,10 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
                 name: first_string(entry).map_err(context)?,
                 ty: type_of(entry).map_err(context)?,
                 required: flag(entry, "required"),
+                default: entry.get("default").cloned(),
                 doc: string(entry, "doc").unwrap_or_default(),
             }),
-            "node" | "doc" => {}
+            "node" | "doc" | "default" => {}
             other => return Err(context(format!("unknown schema entry `{other}`"))),
         }
     }
@@ -248,7 +318,7 @@ fn type_of(node: &KdlNode) -> Result<ValueType, String> {
         })
         .unwrap_or_default();
     let name = string(node, "type").ok_or("missing `type`")?;
-    ValueType::parse(&name, values)
+    ValueType::parse(&name, string(node, "enum"), values)
 }
 
 fn doc_of(body: &KdlDocument) -> String {
@@ -304,11 +374,45 @@ mod tests {
             }
         }
         let root = parse_schema(SCHEMA_SOURCE).unwrap();
+        defaults_type_check(&root, "");
         assert!(
             root.child("stack")
                 .and_then(|s| s.child("service"))
                 .is_some()
         );
         walk(&root, "");
+    }
+
+    /// A default that fails its own type would silently leave the value unset.
+    fn defaults_type_check(node: &NodeSchema, path: &str) {
+        for child in &node.children {
+            let here = format!("{path}/{}", child.name);
+            for property in &child.properties {
+                if let Some(default) = &property.default {
+                    assert!(
+                        crate::values::check(&property.ty, default).is_ok(),
+                        "{here} property {}: default {default:?} is not {}",
+                        property.name,
+                        property.ty.describe()
+                    );
+                }
+            }
+            for default in &child.defaults {
+                for (index, entry) in default.entries().iter().enumerate() {
+                    let argument = child
+                        .arguments
+                        .get(index)
+                        .or(child.arguments.last())
+                        .unwrap_or_else(|| panic!("{here}: default has too many values"));
+                    assert!(
+                        crate::values::check(&argument.ty, entry.value()).is_ok(),
+                        "{here}: default {:?} is not {}",
+                        entry.value(),
+                        argument.ty.describe()
+                    );
+                }
+            }
+            defaults_type_check(child, &here);
+        }
     }
 }
