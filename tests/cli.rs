@@ -341,3 +341,45 @@ fn no_secret_value_reaches_an_artifact_or_the_log() {
     assert!(env_example.lines().any(|l| l == "BLOG_DB_PASSWORD="));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("correct-horse"));
 }
+
+/// `check --fix` rewrites the source in place with the safe fixes, reports how
+/// many it applied, and exits by what is left; the JSON form carries the fixes.
+#[test]
+fn check_fix_rewrites_the_sources() {
+    let dir = support::scratch_dir("fix");
+    let file = dir.join("infrac.kdl");
+    let original =
+        std::fs::read_to_string(support::workspace().join("tests/fixes/typos.kdl")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+
+    let (code, json) = check_json(&file);
+    assert_eq!(code, 1);
+    let fixes: Vec<&serde_json::Value> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["fixes"].as_array().into_iter().flatten())
+        .collect();
+    assert!(
+        fixes
+            .iter()
+            .any(|f| f["edits"][0]["replacement"] == "\"vps1\"" && f["applicability"] == "safe")
+    );
+
+    let (ok, _, stderr) = support::run(support::infrac().arg("check").arg(&dir).arg("--fix"));
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("fixed 1") || stderr.contains("problems in 1 file"),
+        "{stderr}"
+    );
+    let fixed = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(fixed, original);
+    assert!(fixed.contains("host=\"vps1\"") && fixed.contains("port=2368"));
+    let (ok, _, stderr) = support::run(support::infrac().arg("check").arg(&dir));
+    assert!(ok, "not clean after --fix: {stderr}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "temporary files left: {leftovers:?}");
+}

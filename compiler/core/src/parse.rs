@@ -4,7 +4,7 @@
 
 use kdl::{KdlDocument, KdlValue};
 
-use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::diagnostic::{Applicability, Code, Diagnostic, Diagnostics};
 use crate::source::{FileId, LoadError, SourceLoader, SourceMap, Span, join_relative};
 
 pub struct ParsedFile {
@@ -149,45 +149,75 @@ fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
 }
 
 fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnostic {
-    let mut start = error.span.offset().min(text.len());
-    let mut len = error.span.len().min(text.len() - start);
+    let mut start = floor_char_boundary(text, error.span.offset());
+    let mut end = floor_char_boundary(text, start + error.span.len());
     // kdl 6.7.1 reports some errors ("expected property value") from offset 0:
     // point at where the error ends instead of at the whole file before it.
-    if start == 0 && len > 1 {
-        start += len - 1;
-        len = 1;
+    if start == 0 && end > 1 {
+        start = floor_char_boundary(text, end - 1);
+    }
+    if end <= start {
+        end = ceil_char_boundary(text, start + 1);
     }
     let message = error
         .message
         .clone()
         .unwrap_or_else(|| "invalid KDL".to_string());
-    let mut help = error.help.clone().unwrap_or_default();
-    if let Some(hint) = syntax_hint(&text[start..]) {
-        help = hint;
-    }
-    let diagnostic = Diagnostic::new(
+    let mut diagnostic = Diagnostic::new(
         Code::E001,
         message,
-        Span::new(file, start, len),
+        Span { file, start, end },
         error.label.clone().unwrap_or_else(|| "here".to_string()),
     );
-    if help.is_empty() {
-        diagnostic.with_help("infrac sources are KDL 2.0: strings such as image references need quotes, booleans are `#true` / `#false`")
-    } else {
-        diagnostic.with_help(help)
+    if let Some((help, replacement, len)) = syntax_hint(&text[start..]) {
+        let word = Span::new(file, start, len);
+        return diagnostic.with_help(help).with_fix(
+            format!("write `{replacement}`"),
+            Applicability::Safe,
+            word,
+            replacement,
+        );
     }
+    match &error.help {
+        Some(help) if !help.is_empty() => diagnostic = diagnostic.with_help(help.clone()),
+        _ => diagnostic = diagnostic.with_help("infrac sources are KDL 2.0: strings such as image references need quotes, booleans are `#true` / `#false`"),
+    }
+    diagnostic
 }
 
-/// Help for the two mistakes people make most when they come from KDL 1 or YAML.
-fn syntax_hint(at: &str) -> Option<String> {
+fn floor_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+fn ceil_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset += 1;
+    }
+    offset
+}
+
+/// Help and a fix for the two mistakes people make most when they come from
+/// KDL 1 or YAML: the help, the replacement, and the length of the word it replaces.
+fn syntax_hint(at: &str) -> Option<(String, String, usize)> {
     let word: String = at
         .chars()
-        .take_while(|c| !c.is_whitespace() && !matches!(c, '{' | '}' | ';' | '"'))
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '{' | '}' | ';' | '"' | '=' | '(' | ')'))
         .collect();
     match word.as_str() {
-        "true" | "false" | "null" => Some(format!("KDL 2.0 writes keywords with `#`: `#{word}`")),
-        _ if word.contains([':', '/']) => Some(format!(
-            "quote the value: `\"{word}\"` (KDL 2.0 strings with `:` or `/` need quotes)"
+        "true" | "false" | "null" => Some((
+            format!("KDL 2.0 writes keywords with `#`: `#{word}`"),
+            format!("#{word}"),
+            word.len(),
+        )),
+        _ if word.contains([':', '/']) => Some((
+            format!("quote the value: `\"{word}\"` (KDL 2.0 strings with `:` or `/` need quotes)"),
+            format!("{word:?}"),
+            word.len(),
         )),
         _ => None,
     }

@@ -43,6 +43,12 @@ enum Command {
         /// Treat warnings as errors (`--deny warnings`).
         #[arg(long, value_enum)]
         deny: Option<Deny>,
+        /// Apply the safe fixes (typos of names, quoting) to the sources, then report what is left.
+        #[arg(long)]
+        fix: bool,
+        /// With `--fix`, also apply fixes that choose something for you to review.
+        #[arg(long, requires = "fix")]
+        unsafe_fixes: bool,
     },
     /// Show what a build would change compared with an artifact directory.
     Diff {
@@ -93,7 +99,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Build { path, out } => build(&path, &out),
-        Command::Check { path, format, deny } => check(&path, format, deny.is_some()),
+        Command::Check {
+            path,
+            format,
+            deny,
+            fix,
+            unsafe_fixes,
+        } => {
+            let mode = match (fix, unsafe_fixes) {
+                (false, _) => FixMode::None,
+                (true, false) => FixMode::Safe,
+                (true, true) => FixMode::All,
+            };
+            check(&path, format, deny.is_some(), mode)
+        }
         Command::Diff {
             path,
             against,
@@ -151,10 +170,24 @@ fn build(path: &Path, out: &Path) -> ExitCode {
     }
 }
 
-fn check(path: &Path, format: Format, deny_warnings: bool) -> ExitCode {
-    let compilation = match compile(path) {
-        Ok(c) => c,
-        Err(code) => return code,
+#[derive(Clone, Copy, PartialEq)]
+enum FixMode {
+    None,
+    Safe,
+    All,
+}
+
+fn check(path: &Path, format: Format, deny_warnings: bool, fix: FixMode) -> ExitCode {
+    let compilation = if fix == FixMode::None {
+        match compile(path) {
+            Ok(c) => c,
+            Err(code) => return code,
+        }
+    } else {
+        match apply_fixes(path, fix == FixMode::All) {
+            Ok(c) => c,
+            Err(code) => return code,
+        }
     };
     match format {
         Format::Human => print_human(&compilation),
@@ -180,6 +213,30 @@ fn check(path: &Path, format: Format, deny_warnings: bool) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Applies fixes to the source files in place (each replaced by rename, so a
+/// crash never leaves half a file) and returns the compilation of the result.
+fn apply_fixes(path: &Path, include_unsafe: bool) -> Result<Compilation, ExitCode> {
+    let entry = fs_loader::entry_file(path).map_err(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_USAGE)
+    })?;
+    let fixed = infrac_core::fix::fix(&entry, &fs_loader::FsLoader, include_unsafe);
+    for (file, text) in &fixed.files {
+        if let Err(error) = write::replace_file(Path::new(file), text) {
+            eprintln!("error: cannot write {file}: {error}");
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    }
+    eprintln!(
+        "fixed {} problem{} in {} file{}",
+        fixed.applied,
+        if fixed.applied == 1 { "" } else { "s" },
+        fixed.files.len(),
+        if fixed.files.len() == 1 { "" } else { "s" }
+    );
+    Ok(fixed.compilation)
 }
 
 fn diff(path: &Path, against: &Path, format: DiffFormat, exit_code: bool) -> ExitCode {

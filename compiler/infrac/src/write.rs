@@ -65,3 +65,22 @@ fn swap(out: &Path, staging: &Path, retired: &Path) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Replaces one file's content by writing a sibling and renaming it over the
+/// original, keeping the original's permissions.
+pub fn replace_file(path: &Path, content: &str) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file path"))?
+        .to_string_lossy()
+        .into_owned();
+    let sibling = path.with_file_name(format!(".{name}.infrac-fix-{}", std::process::id()));
+    fs::write(&sibling, content)?;
+    let permissions = fs::metadata(path)?.permissions();
+    let result =
+        fs::set_permissions(&sibling, permissions).and_then(|()| fs::rename(&sibling, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&sibling);
+    }
+    result
+}
