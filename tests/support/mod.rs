@@ -75,6 +75,21 @@ pub fn validated_projects() -> Vec<(String, Artifacts)> {
     projects
 }
 
+/// Where a validated project's sources are: (directory, entry file).
+pub fn project_source(name: &str) -> (PathBuf, String) {
+    if name == "tricky-values" {
+        (
+            workspace().join("tests/fixtures"),
+            "tricky-values.kdl".to_string(),
+        )
+    } else {
+        (
+            workspace().join("examples").join(name),
+            "infrac.kdl".to_string(),
+        )
+    }
+}
+
 /// A validator installed by tests/setup.sh into the project's venv.
 pub fn validator(name: &str) -> Option<PathBuf> {
     let path = workspace().join(".tools/venv/bin").join(name);

@@ -9,6 +9,7 @@ pub mod fix;
 pub mod lower;
 pub mod model;
 pub mod parse;
+pub mod plan;
 pub mod reference;
 pub mod render;
 pub mod resolve;
@@ -26,6 +27,8 @@ pub use source::{LoadError, SourceLoader, SourceMap};
 pub struct Compilation {
     pub sources: SourceMap,
     pub model: model::Model,
+    /// What analysis worked out; the plan of a model with errors is partial.
+    pub plan: plan::Plan,
     pub diagnostics: Vec<Diagnostic>,
     pub artifacts: Option<Artifacts>,
 }
@@ -44,11 +47,12 @@ pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
     let parsed = parse::parse(entry, loader, &mut diagnostics);
     let model = lower::lower(&parsed, &mut diagnostics);
     let model = resolve::resolve(model, &mut diagnostics);
-    analyse::analyse(&model, &mut diagnostics);
-    let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model));
+    let plan = analyse::analyse(&model, &mut diagnostics);
+    let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model, &plan));
     Compilation {
         sources: parsed.sources,
         model,
+        plan,
         diagnostics: diagnostics.into_sorted(),
         artifacts,
     }

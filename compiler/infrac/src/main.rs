@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use infrac_core::{Code, Compilation, Severity, render};
+use infrac_core::{Code, Compilation, Severity, emit, render};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +63,13 @@ enum Command {
         #[arg(long)]
         exit_code: bool,
     },
+    /// Print the reachability graph: who may reach whom, on which ports.
+    Graph {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
     /// Print the documentation of a diagnostic code.
     Explain {
         /// A code such as E101, or its name such as `missing-networks`.
@@ -84,6 +91,15 @@ enum Format {
 enum DiffFormat {
     Unified,
     Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// A Mermaid flowchart (GitHub renders it in comments).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
     Json,
 }
 
@@ -119,6 +135,7 @@ fn main() -> ExitCode {
             format,
             exit_code,
         } => diff(&path, &against, format, exit_code),
+        Command::Graph { path, format } => graph(&path, format),
         Command::Explain { code } => explain(&code),
     }
 }
@@ -266,6 +283,25 @@ fn diff(path: &Path, against: &Path, format: DiffFormat, exit_code: bool) -> Exi
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn graph(path: &Path, format: GraphFormat) -> ExitCode {
+    let compilation = match compile(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    print_human(&compilation);
+    if compilation.has_errors() {
+        eprintln!("the project has errors: no graph");
+        return ExitCode::from(EXIT_PROBLEMS);
+    }
+    let (model, plan) = (&compilation.model, &compilation.plan);
+    print_out(&match format {
+        GraphFormat::Mermaid => emit::graph::mermaid(model, plan),
+        GraphFormat::Dot => emit::graph::dot(model, plan),
+        GraphFormat::Json => emit::graph::json(model, plan),
+    });
+    ExitCode::SUCCESS
 }
 
 fn explain(code: &str) -> ExitCode {

@@ -1,47 +1,15 @@
-//! E104: a datastore lives on `internal` only: no proxy, no internet.
+//! E104: a datastore lives on `internal` only: no proxy, no internet. Which
+//! services are datastores the plan says (a `role`, or a well-known image).
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{Model, Role, Service, Tier};
+use crate::model::{Model, Tier};
+use crate::plan::Plan;
 
-/// Image names (last path component, prefix match) that are datastores unless the
-/// source says `role "app"`.
-const DATASTORE_IMAGES: &[&str] = &[
-    "postgres",
-    "postgis",
-    "pgvector",
-    "timescaledb",
-    "mysql",
-    "mariadb",
-    "percona",
-    "redis",
-    "valkey",
-    "keydb",
-    "dragonfly",
-    "mongo",
-    "clickhouse",
-    "memcached",
-    "elasticsearch",
-    "opensearch",
-    "cassandra",
-    "scylla",
-    "influxdb",
-    "couchdb",
-    "cockroach",
-    "neo4j",
-];
-
-pub fn is_datastore(service: &Service) -> bool {
-    match service.role.as_ref().map(|r| r.value) {
-        Some(role) => role == Role::Datastore,
-        None => service.image.as_ref().is_some_and(|image| {
-            let base = image.value.base_name();
-            DATASTORE_IMAGES.iter().any(|known| base.starts_with(known))
-        }),
-    }
-}
-
-pub fn check_datastores_internal(model: &Model, diagnostics: &mut Diagnostics) {
-    for (_, _, service) in model.services().filter(|(_, _, s)| is_datastore(s)) {
+pub fn check_datastores_internal(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
+    for (id, _, service) in model.services() {
+        if !plan.service(id).datastore {
+            continue;
+        }
         let why = match (&service.role, &service.image) {
             (Some(role), _) => (role.span, "declared a datastore here".to_string()),
             (None, Some(image)) => (

@@ -1,14 +1,17 @@
-//! Dependencies: never on another stack's service (E106), only on a service that
-//! shares a network (E105), and never in a cycle (E107).
+//! Dependencies: never on another stack's service (E106), only on a service the
+//! plan's reachability lets it reach (E105: both on `internal`), and never in a
+//! cycle (E107).
 
 use petgraph::algo::tarjan_scc;
 use petgraph::visit::EdgeRef;
 
-use crate::analyse::graph::{Edge, NetworkGraph, Node};
+use crate::analyse::graph::DependencyGraph;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::Model;
+use crate::plan::{Endpoint, Plan};
 
-pub fn check_dependencies(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnostics) {
+pub fn check_dependencies(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
+    let graph = DependencyGraph::build(model);
     for (id, stack, service) in model.services() {
         for dependency in &service.depends_on {
             let Some(target) = dependency.target else {
@@ -31,7 +34,10 @@ pub fn check_dependencies(model: &Model, graph: &NetworkGraph, diagnostics: &mut
                     .with_help("stacks cannot see each other; run a copy of the dependency in this stack, or move the service"),
                 );
             } else if target != id
-                && graph.shared_networks(id, target).is_empty()
+                && plan
+                    .reachability
+                    .flow(Endpoint::Service(id), Endpoint::Service(target))
+                    .is_none()
                 && service.networks.is_some()
                 && other.networks.is_some()
             {
@@ -39,33 +45,27 @@ pub fn check_dependencies(model: &Model, graph: &NetworkGraph, diagnostics: &mut
                     Diagnostic::new(
                         Code::E105,
                         format!(
-                            "service `{}` depends on `{}` but they share no network",
+                            "service `{}` depends on `{}` but cannot reach it",
                             service.name.value, other.name.value
                         ),
                         dependency.name.span,
                         "unreachable dependency",
                     )
                     .with_secondary(other.name.span, "declared here")
-                    .with_help("put both services on a common tier, usually `internal`"),
+                    .with_help("services of a stack reach each other over `internal` only (`ingress` is for the proxy, `egress` for the internet): put both on `internal`"),
                 );
             }
         }
     }
-    check_cycles(model, graph, diagnostics);
+    check_cycles(model, &graph, diagnostics);
 }
 
-fn check_cycles(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnostics) {
+fn check_cycles(model: &Model, graph: &DependencyGraph, diagnostics: &mut Diagnostics) {
     let mut components = tarjan_scc(&graph.graph);
     components.iter_mut().for_each(|c| c.sort());
     components.sort();
     for component in components {
-        let services: Vec<_> = component
-            .iter()
-            .filter_map(|n| match graph.graph[*n] {
-                Node::Service(id) => Some(id),
-                Node::Network(..) => None,
-            })
-            .collect();
+        let services: Vec<_> = component.iter().map(|n| graph.graph[*n]).collect();
         let self_loop = |n| graph.graph.edges_connecting(n, n).next().is_some();
         if services.len() < 2 && !component.iter().any(|n| self_loop(*n)) {
             continue;
@@ -78,10 +78,8 @@ fn check_cycles(model: &Model, graph: &NetworkGraph, diagnostics: &mut Diagnosti
             .graph
             .edges(graph.node(first))
             .filter(|e| component.contains(&e.target()))
-            .find_map(|e| match e.weight() {
-                Edge::DependsOn(position) => Some(*position),
-                Edge::Joins => None,
-            });
+            .map(|e| *e.weight())
+            .next();
         let service = model.service(first);
         let span = edge.map_or(service.name.span, |p| service.depends_on[p].name.span);
         let names: Vec<&str> = services

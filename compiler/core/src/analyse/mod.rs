@@ -1,30 +1,32 @@
-//! Stage 4. In: the resolved [`Model`]. Out: diagnostics for every breach of the
-//! network-tier model. One file per check, each with one entry function; the
-//! reachability graph they share is built once in [`graph`].
+//! Stage 4. In: the resolved [`Model`]. Out: the [`Plan`] every emitter reads
+//! (built first, in `plan`), and diagnostics for every breach of the
+//! network-tier model. One file per check, each with one entry function.
 
 mod cidrs;
 mod datastores;
 mod dependencies;
 mod deploys;
 mod edge;
-pub mod graph;
+mod graph;
 mod healthchecks;
 mod images;
 mod literal_secrets;
 mod middlewares;
+pub mod plan;
 mod ports;
 mod routes;
 mod rule_sources;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Model;
+use crate::plan::Plan;
 
-pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
-    let graph = graph::NetworkGraph::build(model);
+pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
+    let plan = plan::build_plan(model);
     ports::check_no_published_ports(model, diagnostics);
     routes::check_routes(model, diagnostics);
-    datastores::check_datastores_internal(model, diagnostics);
-    dependencies::check_dependencies(model, &graph, diagnostics);
+    datastores::check_datastores_internal(model, &plan, diagnostics);
+    dependencies::check_dependencies(model, &plan, diagnostics);
     literal_secrets::check_literal_secrets(model, diagnostics);
     images::check_pinned_images(model, diagnostics);
     healthchecks::check_routed_healthchecks(model, diagnostics);
@@ -33,4 +35,5 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) {
     edge::check_edge(model, diagnostics);
     middlewares::check_unused_middlewares(model, diagnostics);
     deploys::check_deploys(model, diagnostics);
+    plan
 }

@@ -70,10 +70,6 @@ struct WriteFile {
     defer: bool,
 }
 
-pub fn cloud_init_path(host: &Host) -> String {
-    format!("hosts/{}/cloud-init.yaml", host.name.value)
-}
-
 pub fn cloud_init(model: &Model, host: &Host) -> String {
     let has_sudo_user = host.users.iter().any(|u| u.sudo);
     let users = host

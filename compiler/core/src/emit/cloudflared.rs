@@ -7,7 +7,8 @@
 use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
-use crate::model::{Certificates, Host, HostId, Model, Tunnel};
+use crate::model::{Certificates, Host, Tunnel};
+use crate::plan::{HostPlan, Layout};
 
 /// The proxy's HTTPS port, bound to loopback on a tunnelled host.
 const PROXY_ORIGIN: &str = "https://127.0.0.1:443";
@@ -45,13 +46,12 @@ struct OriginRequest {
 }
 
 pub fn emit_cloudflared(
-    model: &Model,
-    host_id: HostId,
+    facts: &HostPlan,
     host: &Host,
     artifacts: &mut std::collections::BTreeMap<String, String>,
 ) {
     let Some(tunnel) = &host.tunnel else { return };
-    let hostnames = routed_hostnames(model, host_id, host);
+    let hostnames = &facts.hostnames;
     let publicly_trusted = host
         .proxy
         .as_ref()
@@ -79,33 +79,15 @@ pub fn emit_cloudflared(
         no_autoupdate: true,
         ingress,
     };
-    let dir = format!("hosts/{}/cloudflared", host.name.value);
+    let dir = Layout::in_host(host, Layout::CLOUDFLARED_DIR);
     artifacts.insert(
         format!("{dir}/config.yml"),
         format!("{GENERATED_HEADER}{}", to_yaml(&config)),
     );
     artifacts.insert(
         format!("{dir}/dns-routes.sh"),
-        dns_routes(tunnel, &hostnames),
+        dns_routes(tunnel, hostnames),
     );
-}
-
-/// Every hostname the host serves, once, in source order: routes of its stacks
-/// (several path prefixes share one hostname) and the dashboard.
-fn routed_hostnames(model: &Model, host_id: HostId, host: &Host) -> Vec<String> {
-    let routes = model
-        .stacks_on(host_id)
-        .flat_map(|s| s.services.iter())
-        .flat_map(|s| s.routes.iter())
-        .map(|r| &r.hostname.value);
-    let dashboard = host.dashboard().map(|d| &d.hostname.value);
-    let mut hostnames: Vec<String> = Vec::new();
-    for hostname in routes.chain(dashboard) {
-        if !hostnames.contains(hostname) {
-            hostnames.push(hostname.clone());
-        }
-    }
-    hostnames
 }
 
 fn dns_routes(tunnel: &Tunnel, hostnames: &[String]) -> String {

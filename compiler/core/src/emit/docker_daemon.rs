@@ -42,10 +42,6 @@ struct LogOptions {
     max_size: &'static str,
 }
 
-pub fn daemon_json_path(host: &Host) -> String {
-    format!("hosts/{}/docker/daemon.json", host.name.value)
-}
-
 pub fn daemon_json(host: &Host) -> String {
     let ipv6 = host.has_ipv6();
     let config = DaemonConfig {

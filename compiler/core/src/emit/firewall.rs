@@ -9,6 +9,7 @@
 use ipnet::IpNet;
 
 use crate::model::{AddressSource, Host, Model, PortMatch};
+use crate::plan::Layout;
 
 /// New SSH connections one source address may open per minute.
 const SSH_CONNECTIONS_PER_MINUTE: u32 = 10;
@@ -78,7 +79,10 @@ pub fn emit_firewall(
 }
 
 pub fn firewall_path(host: &Host, family: Family) -> String {
-    format!("hosts/{}/firewall/{}", host.name.value, family.file_name())
+    Layout::in_host(
+        host,
+        &format!("{}/{}", Layout::FIREWALL_DIR, family.file_name()),
+    )
 }
 
 /// The rule set of one address family, in iptables-restore format.

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
 use crate::model::{Deploy, Gitops, Model, Review};
+use crate::plan::{Layout, Plan};
 
 /// Pinned by commit: a tag can be moved to other code, a SHA cannot.
 const CHECKOUT: (&str, &str, &str) = (
@@ -90,12 +91,17 @@ struct Step {
 /// The review job needs no access to a host: GitHub's hosted runner suffices.
 const REVIEW_RUNNER: &str = "ubuntu-24.04";
 
-pub const DEPLOY_WORKFLOW: &str = ".github/workflows/deploy.yml";
-pub const REVIEW_WORKFLOW: &str = ".github/workflows/review.yml";
-
-pub fn emit_workflows(model: &Model, gitops: &Gitops, artifacts: &mut super::Artifacts) {
-    artifacts.insert(DEPLOY_WORKFLOW.to_string(), deploy_workflow(model, gitops));
-    artifacts.insert(REVIEW_WORKFLOW.to_string(), review_workflow(gitops));
+pub fn emit_workflows(
+    model: &Model,
+    plan: &Plan,
+    gitops: &Gitops,
+    artifacts: &mut super::Artifacts,
+) {
+    artifacts.insert(
+        Layout::DEPLOY_WORKFLOW.to_string(),
+        deploy_workflow(model, plan, gitops),
+    );
+    artifacts.insert(Layout::REVIEW_WORKFLOW.to_string(), review_workflow(gitops));
 }
 
 fn render(workflow: &Workflow) -> String {
@@ -144,12 +150,12 @@ fn run(name: &str, script: &str) -> Step {
     }
 }
 
-fn deploy_workflow(model: &Model, gitops: &Gitops) -> String {
+fn deploy_workflow(model: &Model, plan: &Plan, gitops: &Gitops) -> String {
     let jobs = gitops
         .deploys
         .iter()
         .filter_map(|deploy| {
-            let job = deploy_job(model, gitops, deploy)?;
+            let job = deploy_job(model, plan, gitops, deploy)?;
             Some((format!("deploy-{}", deploy.host.name.value), job))
         })
         .collect();
@@ -168,23 +174,26 @@ fn deploy_workflow(model: &Model, gitops: &Gitops) -> String {
     })
 }
 
-fn deploy_job(model: &Model, gitops: &Gitops, deploy: &Deploy) -> Option<Job> {
+fn deploy_job(model: &Model, plan: &Plan, gitops: &Gitops, deploy: &Deploy) -> Option<Job> {
     let host_id = deploy.host.target?;
     let host = &model.hosts[host_id.0];
     let address = host.addresses.iter().find(|a| a.value.is_ipv4())?;
-    let stacks: Vec<&str> = model
-        .stacks_on(host_id)
-        .map(|s| s.name.value.as_str())
+    let stacks: Vec<&str> = plan
+        .host(host_id)
+        .stacks
+        .iter()
+        .map(|s| model.stacks[s.0].name.value.as_str())
         .collect();
     let ssh = "ssh -i \"$HOME/.ssh/deploy_key\" -p \"$DEPLOY_PORT\" -o BatchMode=yes";
+    let (hosts_dir, stacks_dir) = (Layout::HOSTS_DIR, Layout::STACKS_DIR);
     let mut copy = format!(
         "rsync_ssh=\"ssh -i $HOME/.ssh/deploy_key -p $DEPLOY_PORT -o BatchMode=yes\"\n\
-         {ssh} \"$DEPLOY_USER@$DEPLOY_ADDRESS\" mkdir -p \"$DEPLOY_PATH/host\" \"$DEPLOY_PATH/stacks\"\n\
-         rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/hosts/$INFRAC_HOST/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/host/\"\n"
+         {ssh} \"$DEPLOY_USER@$DEPLOY_ADDRESS\" mkdir -p \"$DEPLOY_PATH/host\" \"$DEPLOY_PATH/{stacks_dir}\"\n\
+         rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/{hosts_dir}/$INFRAC_HOST/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/host/\"\n"
     );
     for stack in &stacks {
         copy.push_str(&format!(
-            "rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/stacks/{stack}/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/stacks/{stack}/\"\n"
+            "rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/{stacks_dir}/{stack}/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/{stacks_dir}/{stack}/\"\n"
         ));
     }
     let env = IndexMap::from([
@@ -294,6 +303,11 @@ fn review_workflow(gitops: &Gitops) -> String {
             "Diff the artifacts",
             &format!(
                 "infrac diff . --against {diff_against} --format markdown > \"$RUNNER_TEMP/diff.md\"\n\
+                 {{\n\
+                 \x20 printf '\\n<details><summary>Reachability graph</summary>\\n\\n```mermaid\\n'\n\
+                 \x20 infrac graph . --format mermaid\n\
+                 \x20 printf '```\\n\\n</details>\\n'\n\
+                 }} >> \"$RUNNER_TEMP/diff.md\"\n\
                  cat \"$RUNNER_TEMP/diff.md\" >> \"$GITHUB_STEP_SUMMARY\"\n"
             ),
         )

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub const MANIFEST_PATH: &str = "manifest.json";
-
 #[derive(Serialize)]
 struct Manifest<'a> {
     generator: &'static str,

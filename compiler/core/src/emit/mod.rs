@@ -1,5 +1,6 @@
-//! Stage 5. In: a model without errors. Out: the artifact tree in memory, a map
-//! from relative path to file content. One emitter per target; pure functions.
+//! Stage 5. In: a model without errors and its plan. Out: the artifact tree in
+//! memory, a map from relative path to file content. One emitter per target;
+//! pure functions that project the plan and never work a fact out again.
 
 mod cloud_init;
 mod cloudflared;
@@ -8,6 +9,7 @@ mod deploy_script;
 mod docker_daemon;
 mod firewall;
 mod github_actions;
+pub mod graph;
 mod manifest;
 mod proxy;
 mod stack;
@@ -16,38 +18,48 @@ mod traefik;
 use std::collections::BTreeMap;
 
 use crate::model::{HostId, Model};
+use crate::plan::{Layout, Plan};
 
 /// Relative path → content, ordered so iteration is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
 
-pub fn emit(model: &Model) -> Artifacts {
+pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
     let mut artifacts = Artifacts::new();
-    for stack in &model.stacks {
-        stack::emit_stack(model, stack, &mut artifacts);
+    for (index, stack) in model.stacks.iter().enumerate() {
+        stack::emit_stack(
+            model,
+            plan,
+            crate::model::StackId(index),
+            stack,
+            &mut artifacts,
+        );
     }
     for (index, host) in model.hosts.iter().enumerate() {
-        proxy::emit_proxy(model, HostId(index), host, &mut artifacts);
-        cloudflared::emit_cloudflared(model, HostId(index), host, &mut artifacts);
+        let host_plan = plan.host(HostId(index));
+        proxy::emit_proxy(model, host_plan, host, &mut artifacts);
+        cloudflared::emit_cloudflared(host_plan, host, &mut artifacts);
         firewall::emit_firewall(model, host, &mut artifacts);
         artifacts.insert(
-            docker_daemon::daemon_json_path(host),
+            Layout::in_host(host, Layout::DAEMON_JSON),
             docker_daemon::daemon_json(host),
         );
         artifacts.insert(
-            cloud_init::cloud_init_path(host),
+            Layout::in_host(host, Layout::CLOUD_INIT),
             cloud_init::cloud_init(model, host),
         );
     }
     if let Some(gitops) = &model.gitops {
-        github_actions::emit_workflows(model, gitops, &mut artifacts);
+        github_actions::emit_workflows(model, plan, gitops, &mut artifacts);
         for host in gitops.deploys.iter().filter_map(|d| d.host.target) {
+            let host_model = &model.hosts[host.0];
             artifacts.insert(
-                deploy_script::deploy_script_path(&model.hosts[host.0]),
-                deploy_script::deploy_script(model, host),
+                Layout::in_host(host_model, Layout::DEPLOY_SCRIPT),
+                deploy_script::deploy_script(model, plan.host(host), host_model),
             );
         }
     }
+    artifacts.insert(Layout::GRAPH.to_string(), graph::mermaid(model, plan));
     let manifest = manifest::manifest(&artifacts);
-    artifacts.insert(manifest::MANIFEST_PATH.to_string(), manifest);
+    artifacts.insert(Layout::MANIFEST.to_string(), manifest);
     artifacts
 }

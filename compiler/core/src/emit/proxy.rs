@@ -10,9 +10,8 @@ use indexmap::IndexMap;
 use super::compose_file::*;
 use super::stack::{env_example, ingress_network};
 use super::traefik;
-use crate::model::{
-    Certificates, Host, HostId, Middleware, MiddlewareId, MiddlewareKind, Model, Stack, Tier,
-};
+use crate::model::{Certificates, Host, MiddlewareKind, Model};
+use crate::plan::{HostPlan, Layout};
 
 const SOCKET_PROXY_IMAGE: &str = "ghcr.io/tecnativa/docker-socket-proxy:v0.3.0";
 const SOCKET_NETWORK: &str = "docker-api";
@@ -20,24 +19,23 @@ const ACME_VOLUME: &str = "letsencrypt";
 
 pub fn emit_proxy(
     model: &Model,
-    host_id: HostId,
+    facts: &HostPlan,
     host: &Host,
     artifacts: &mut BTreeMap<String, String>,
 ) {
     let Some(proxy) = &host.proxy else { return };
-    let dir = format!("hosts/{}/proxy", host.name.value);
-    let stacks: Vec<&Stack> = model.stacks_on(host_id).collect();
-    let ingress_networks: Vec<String> = stacks
+    let dir = Layout::in_host(host, Layout::PROXY_DIR);
+    let dynamic = Layout::in_host(host, Layout::TRAEFIK_DYNAMIC_DIR);
+    let ingress_networks: Vec<String> = facts
+        .ingress_stacks
         .iter()
-        .filter(|s| s.services.iter().any(|svc| svc.on(Tier::Ingress)))
-        .map(|s| ingress_network(&s.name.value))
+        .map(|s| ingress_network(&model.stacks[s.0].name.value))
         .collect();
-    let used = used_middlewares(model, host, &stacks);
 
     let static_config = traefik::static_config(host, proxy);
-    artifacts.insert(format!("{dir}/dynamic/tls.yml"), traefik::tls_config(proxy));
-    if let Some(http) = traefik::http_config(model, host, proxy, &used) {
-        artifacts.insert(format!("{dir}/dynamic/http.yml"), http);
+    artifacts.insert(format!("{dynamic}/tls.yml"), traefik::tls_config(proxy));
+    if let Some(http) = traefik::http_config(model, facts, host, proxy) {
+        artifacts.insert(format!("{dynamic}/http.yml"), http);
     }
 
     let mut volumes = vec![
@@ -59,7 +57,7 @@ pub fn emit_proxy(
     }
     let mut variables = BTreeMap::new();
     let mut secrets = IndexMap::new();
-    for middleware in &used {
+    for middleware in facts.middlewares.iter().map(|m| &model.middlewares[m.0]) {
         if let Some(MiddlewareKind::BasicAuth(reference)) = &middleware.kind
             && let Some(secret) = reference.target.map(|id| &model.secrets[id.0])
         {
@@ -170,22 +168,7 @@ pub fn emit_proxy(
             &variables,
         ),
     );
-    artifacts.insert(format!("{dir}/traefik.yml"), static_config);
-}
-
-/// The middlewares the host's routes and dashboard name, in declaration order.
-fn used_middlewares<'m>(model: &'m Model, host: &Host, stacks: &[&Stack]) -> Vec<&'m Middleware> {
-    let routes = stacks
-        .iter()
-        .flat_map(|s| s.services.iter())
-        .flat_map(|s| s.routes.iter())
-        .flat_map(|r| r.middlewares.iter());
-    let dashboard = host.dashboard().and_then(|d| d.middleware.as_ref());
-    let used: std::collections::BTreeSet<MiddlewareId> =
-        routes.chain(dashboard).filter_map(|r| r.target).collect();
-    used.into_iter()
-        .map(|id| &model.middlewares[id.0])
-        .collect()
+    artifacts.insert(Layout::in_host(host, Layout::TRAEFIK_STATIC), static_config);
 }
 
 fn read_only_bind(source: &str, target: &str) -> ComposeMount {

@@ -1,34 +1,23 @@
-//! The Compose target for a stack. In: one stack of the model. Out:
-//! `stacks/<stack>/compose.yaml` and `stacks/<stack>/.env.example`.
+//! The Compose target for a stack. In: one stack of the model and its plan.
+//! Out: `stacks/<stack>/compose.yaml` and `stacks/<stack>/.env.example`.
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
 use super::compose_file::*;
-use super::traefik;
-use crate::model::{EnvValue, Model, RouteProtocol, Service, Stack, Tier};
+use crate::model::{EnvValue, Model, Service, ServiceId, Stack, StackId, Tier};
+use crate::plan::{Layout, Plan, ServicePlan};
 use crate::values::Duration;
 
-/// Official images whose entrypoints start as root, fix ownership of their data
-/// directory and then drop to an unprivileged user: without these capabilities
-/// they cannot start, so they keep them by default.
-const ENTRYPOINT_CAPABILITY_IMAGES: &[&str] = &[
-    "postgres",
-    "postgis",
-    "timescaledb",
-    "mysql",
-    "mariadb",
-    "redis",
-    "valkey",
-    "mongo",
-    "clickhouse",
-];
-const ENTRYPOINT_CAPABILITIES: &[&str] = &["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
-
 /// Writes the stack's files into `artifacts`.
-pub fn emit_stack(model: &Model, stack: &Stack, artifacts: &mut BTreeMap<String, String>) {
-    let dir = format!("stacks/{}", stack.name.value);
+pub fn emit_stack(
+    model: &Model,
+    plan: &Plan,
+    stack_id: StackId,
+    stack: &Stack,
+    artifacts: &mut BTreeMap<String, String>,
+) {
     let mut variables: BTreeMap<String, String> = BTreeMap::new();
     let mut file = ComposeFile {
         name: stack.name.value.clone(),
@@ -37,10 +26,14 @@ pub fn emit_stack(model: &Model, stack: &Stack, artifacts: &mut BTreeMap<String,
         volumes: IndexMap::new(),
         secrets: IndexMap::new(),
     };
-    for service in &stack.services {
+    for (index, service) in stack.services.iter().enumerate() {
+        let id = ServiceId {
+            stack: stack_id,
+            index,
+        };
         file.services.insert(
             service.name.value.clone(),
-            compose_service(model, stack, service, &mut variables),
+            compose_service(model, plan.service(id), stack, service, &mut variables),
         );
         for volume in &service.volumes {
             file.volumes
@@ -48,18 +41,16 @@ pub fn emit_stack(model: &Model, stack: &Stack, artifacts: &mut BTreeMap<String,
         }
     }
     file.volumes.sort_keys();
-    for tier in Tier::ALL {
-        if stack.services.iter().any(|s| s.on(tier)) {
-            file.networks
-                .insert(tier.as_str().to_string(), network(&stack.name.value, tier));
-        }
+    for tier in &plan.stack(stack_id).tiers {
+        file.networks
+            .insert(tier.as_str().to_string(), network(&stack.name.value, *tier));
     }
     artifacts.insert(
-        format!("{dir}/compose.yaml"),
+        Layout::in_stack(stack, Layout::COMPOSE_FILE),
         format!("{GENERATED_HEADER}{}", to_yaml(&file)),
     );
     artifacts.insert(
-        format!("{dir}/.env.example"),
+        Layout::in_stack(stack, Layout::ENV_EXAMPLE),
         env_example(&format!("the stack `{}`", stack.name.value), &variables),
     );
 }
@@ -81,6 +72,7 @@ pub fn ingress_network(stack: &str) -> String {
 
 fn compose_service(
     model: &Model,
+    facts: &ServicePlan,
     stack: &Stack,
     service: &Service,
     variables: &mut BTreeMap<String, String>,
@@ -162,31 +154,12 @@ fn compose_service(
             },
         },
     });
-    if service.hardening {
-        let base = service
-            .image
-            .as_ref()
-            .map(|i| i.value.base_name())
-            .unwrap_or_default();
-        let entrypoint: &[&str] = if ENTRYPOINT_CAPABILITY_IMAGES
-            .iter()
-            .any(|known| base.starts_with(known))
-        {
-            ENTRYPOINT_CAPABILITIES
-        } else {
-            &[]
-        };
-        harden(
-            &mut compose,
-            entrypoint
-                .iter()
-                .map(|c| c.to_string())
-                .chain(service.capabilities.iter().cloned()),
-        );
+    if facts.hardened {
+        harden(&mut compose, facts.capabilities.iter().cloned());
     } else {
-        compose.cap_add = service.capabilities.clone();
+        compose.cap_add = facts.capabilities.clone();
     }
-    compose.labels = route_labels(model, stack, service);
+    compose.labels = route_labels(model, facts, stack);
     for (key, value) in &service.labels {
         compose.labels.insert(key.value.clone(), literal(value));
     }
@@ -194,53 +167,43 @@ fn compose_service(
     compose
 }
 
-/// Traefik labels for the service's routes. Router and service names join stack
-/// and service with `_`, which no DNS label contains, so they never collide.
-fn route_labels(model: &Model, stack: &Stack, service: &Service) -> IndexMap<String, String> {
+/// Traefik labels for the service's routers (names from the plan: stack and
+/// service joined with `_`, which no DNS label contains, so they never collide).
+fn route_labels(model: &Model, facts: &ServicePlan, stack: &Stack) -> IndexMap<String, String> {
     let mut labels = IndexMap::new();
-    if service.routes.is_empty() {
+    if facts.routers.is_empty() {
         return labels;
     }
-    let cert_resolver = model
-        .host_of(stack)
-        .and_then(|h| h.proxy.as_ref())
-        .and_then(traefik::cert_resolver);
     labels.insert("traefik.enable".to_string(), "true".to_string());
     labels.insert(
         "traefik.docker.network".to_string(),
         ingress_network(&stack.name.value),
     );
-    for (index, route) in service.routes.iter().enumerate() {
-        let mut name = format!("{}_{}", stack.name.value, service.name.value);
-        if index > 0 {
-            name = format!("{name}_{}", index + 1);
+    for router in &facts.routers {
+        let name = &router.name;
+        let prefix = format!("traefik.http.routers.{name}");
+        labels.insert(format!("{prefix}.rule"), router.rule.clone());
+        labels.insert(
+            format!("{prefix}.entrypoints"),
+            router.entrypoint.to_string(),
+        );
+        labels.insert(format!("{prefix}.tls"), "true".to_string());
+        if let Some(resolver) = router.cert_resolver {
+            labels.insert(format!("{prefix}.tls.certresolver"), resolver.to_string());
         }
-        let router = format!("traefik.http.routers.{name}");
-        let mut rule = format!("Host(`{}`)", route.hostname.value);
-        if let Some(prefix) = &route.path_prefix {
-            rule.push_str(&format!(" && PathPrefix(`{prefix}`)"));
-        }
-        labels.insert(format!("{router}.rule"), rule);
-        labels.insert(format!("{router}.entrypoints"), "websecure".to_string());
-        labels.insert(format!("{router}.tls"), "true".to_string());
-        if let Some(resolver) = cert_resolver {
-            labels.insert(format!("{router}.tls.certresolver"), resolver.to_string());
-        }
-        let middlewares: Vec<String> = route
+        let middlewares: Vec<String> = router
             .middlewares
             .iter()
-            .map(|m| format!("{}@file", m.name.value))
+            .map(|m| format!("{}@file", model.middlewares[m.0].name.value))
             .collect();
         if !middlewares.is_empty() {
-            labels.insert(format!("{router}.middlewares"), middlewares.join(","));
+            labels.insert(format!("{prefix}.middlewares"), middlewares.join(","));
         }
-        labels.insert(format!("{router}.service"), name.clone());
+        labels.insert(format!("{prefix}.service"), name.clone());
         let server = format!("traefik.http.services.{name}.loadbalancer.server");
-        if let Some(port) = route.port {
-            labels.insert(format!("{server}.port"), port.to_string());
-        }
-        if route.protocol.value == RouteProtocol::Grpc {
-            labels.insert(format!("{server}.scheme"), "h2c".to_string());
+        labels.insert(format!("{server}.port"), router.port.to_string());
+        if router.scheme != "http" {
+            labels.insert(format!("{server}.scheme"), router.scheme.to_string());
         }
     }
     labels

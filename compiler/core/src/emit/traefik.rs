@@ -8,9 +8,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
-use crate::model::{
-    AcmeChallenge, Certificates, Headers, Host, Middleware, MiddlewareKind, Model, Proxy,
-};
+use crate::analyse::plan::{CERT_RESOLVER, SECURE_ENTRY_POINT};
+use crate::model::{AcmeChallenge, Certificates, Headers, Host, MiddlewareKind, Model, Proxy};
+use crate::plan::HostPlan;
 
 /// Where the compose file mounts what this module writes.
 pub const STATIC_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
@@ -20,8 +20,6 @@ pub const CERT_FILE: &str = "/certs/origin.pem";
 pub const KEY_FILE: &str = "/certs/origin.key";
 /// The socket proxy's Docker API, on a network only Traefik shares with it.
 pub const DOCKER_ENDPOINT: &str = "tcp://socket-proxy:2375";
-pub const CERT_RESOLVER: &str = "letsencrypt";
-const SECURE_ENTRY_POINT: &str = "websecure";
 
 /// Forward secrecy and AEAD only (TLS 1.2); TLS 1.3 suites are not configurable.
 const CIPHER_SUITES: [&str; 6] = [
@@ -400,12 +398,7 @@ pub fn secret_file(secret: &str) -> String {
 
 /// The middlewares the host's routes use, and the dashboard's router; `None`
 /// when there is neither.
-pub fn http_config(
-    model: &Model,
-    host: &Host,
-    proxy: &Proxy,
-    used: &[&Middleware],
-) -> Option<String> {
+pub fn http_config(model: &Model, facts: &HostPlan, host: &Host, proxy: &Proxy) -> Option<String> {
     let mut routers = IndexMap::new();
     if let Some(dashboard) = &proxy.dashboard {
         routers.insert(
@@ -420,13 +413,15 @@ pub fn http_config(
                     .map(|m| m.name.value.clone())
                     .collect(),
                 tls: RouterTls {
-                    cert_resolver: cert_resolver(proxy),
+                    cert_resolver: facts.cert_resolver,
                 },
             },
         );
     }
-    let middlewares: IndexMap<String, MiddlewareConfig> = used
+    let middlewares: IndexMap<String, MiddlewareConfig> = facts
+        .middlewares
         .iter()
+        .map(|m| &model.middlewares[m.0])
         .filter_map(|m| {
             let kind = m.kind.as_ref()?;
             Some((m.name.value.clone(), middleware_config(model, host, kind)?))
@@ -480,9 +475,4 @@ fn headers_config(headers: &Headers) -> HeadersConfig {
         referrer_policy: headers.referrer_policy.clone(),
         content_security_policy: headers.content_security_policy.clone(),
     }
-}
-
-/// The resolver routers name when certificates come from Let's Encrypt.
-pub fn cert_resolver(proxy: &Proxy) -> Option<&'static str> {
-    matches!(proxy.certificates, Certificates::Acme { .. }).then_some(CERT_RESOLVER)
 }

@@ -1,0 +1,192 @@
+//! The plan: every fact the targets need, worked out once by `analyse` from the
+//! resolved model, and read by every emitter. Emitters never derive a fact
+//! themselves; when two targets need the same one (which stacks a proxy fronts,
+//! which middlewares a host uses, who may reach whom), it is here.
+//!
+//! The heart of it is the [`Reachability`] graph: the flows the tier model
+//! allows. The Compose networks, the firewall's container rules and the
+//! Kubernetes NetworkPolicies are all projections of it, and the tests that run
+//! the artifacts compare what really connects with it.
+
+pub mod images;
+pub mod layout;
+
+use std::collections::BTreeMap;
+
+use crate::model::{HostId, MiddlewareId, ServiceId, StackId, Tier};
+
+pub use layout::Layout;
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub services: BTreeMap<ServiceId, ServicePlan>,
+    /// Indexed like `Model::stacks`.
+    pub stacks: Vec<StackPlan>,
+    /// Indexed like `Model::hosts`.
+    pub hosts: Vec<HostPlan>,
+    pub reachability: Reachability,
+}
+
+impl Plan {
+    pub fn service(&self, id: ServiceId) -> &ServicePlan {
+        &self.services[&id]
+    }
+
+    pub fn stack(&self, id: StackId) -> &StackPlan {
+        &self.stacks[id.0]
+    }
+
+    pub fn host(&self, id: HostId) -> &HostPlan {
+        &self.hosts[id.0]
+    }
+}
+
+/// What a service is, as far as targets care.
+#[derive(Clone, Debug, Default)]
+pub struct ServicePlan {
+    /// A datastore lives on `internal` only (by `role`, or by a well-known image).
+    pub datastore: bool,
+    /// Hardened: no new privileges, every capability dropped but `capabilities`.
+    pub hardened: bool,
+    /// Capabilities the container keeps: what its image's entrypoint needs
+    /// (when hardened) and what the source adds, sorted, without `CAP_`.
+    pub capabilities: Vec<String>,
+    /// The service's routers, in the order of its `route` nodes.
+    pub routers: Vec<Router>,
+}
+
+/// One route as the proxy serves it.
+#[derive(Clone, Debug)]
+pub struct Router {
+    /// Unique on the host: `<stack>_<service>`, then `_2`, `_3`… for further routes.
+    pub name: String,
+    pub service: ServiceId,
+    /// The index of the `route` node in its service.
+    pub route: usize,
+    pub hostname: String,
+    /// The proxy's routing rule, e.g. ``Host(`a.example`) && PathPrefix(`/api`)``.
+    pub rule: String,
+    pub entrypoint: &'static str,
+    /// The certificate resolver, when certificates come from ACME.
+    pub cert_resolver: Option<&'static str>,
+    pub middlewares: Vec<MiddlewareId>,
+    pub port: u16,
+    /// How the proxy speaks to the service: `http` or `h2c`.
+    pub scheme: &'static str,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StackPlan {
+    pub host: Option<HostId>,
+    /// The tiers some service of the stack joins, in tier order.
+    pub tiers: Vec<Tier>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct HostPlan {
+    /// The stacks that run on the host, in source order.
+    pub stacks: Vec<StackId>,
+    /// Stacks with a service on `ingress`: the proxy joins their ingress network.
+    pub ingress_stacks: Vec<StackId>,
+    /// Every router the proxy serves, in source order.
+    pub routers: Vec<Router>,
+    /// The middlewares the host's routes and dashboard use, in declaration order.
+    pub middlewares: Vec<MiddlewareId>,
+    /// Every hostname the proxy serves, once, in source order (routes, then the dashboard).
+    pub hostnames: Vec<String>,
+    /// The certificate resolver every router names, when certificates come from ACME.
+    pub cert_resolver: Option<&'static str>,
+}
+
+/// Who may open connections to whom under the tier model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reachability {
+    /// Sorted, without duplicates.
+    pub flows: Vec<Flow>,
+}
+
+/// One allowed flow: `from` may open connections to `to` on `ports`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Flow {
+    pub from: Endpoint,
+    pub to: Endpoint,
+    pub ports: Ports,
+    pub kind: FlowKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    /// Anything outside the host or cluster.
+    Internet,
+    /// The reverse proxy of a host: the only thing with published ports.
+    Proxy(HostId),
+    Service(ServiceId),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Ports {
+    Any,
+    /// TCP ports, sorted.
+    Tcp(Vec<u16>),
+}
+
+impl Ports {
+    pub fn allows(&self, port: u16) -> bool {
+        match self {
+            Ports::Any => true,
+            Ports::Tcp(ports) => ports.contains(&port),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Ports::Any => "any port".to_string(),
+            Ports::Tcp(ports) => ports
+                .iter()
+                .map(|p| format!("tcp/{p}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// Why a flow exists: the tier (or the edge) that allows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FlowKind {
+    /// Services of one stack on `internal` reach each other on any port.
+    Internal,
+    /// The proxy reaches a routed service on its route ports (`ingress`).
+    Route,
+    /// A service on `egress` opens connections to the internet.
+    Egress,
+    /// Clients reach the proxy's entry points (directly, or through a tunnel).
+    Entry,
+    /// The proxy itself reaches the internet (certificates, the tunnel's edge).
+    ProxyEgress,
+}
+
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Internal => "internal",
+            FlowKind::Route => "route",
+            FlowKind::Egress => "egress",
+            FlowKind::Entry => "entry",
+            FlowKind::ProxyEgress => "proxy-egress",
+        }
+    }
+}
+
+impl Reachability {
+    /// The flow from `from` to `to`, if the model allows one.
+    pub fn flow(&self, from: Endpoint, to: Endpoint) -> Option<&Flow> {
+        self.flows.iter().find(|f| f.from == from && f.to == to)
+    }
+
+    /// Whether `from` may open a connection to `to` on `port`.
+    pub fn allows(&self, from: Endpoint, to: Endpoint, port: u16) -> bool {
+        self.flows
+            .iter()
+            .any(|f| f.from == from && f.to == to && f.ports.allows(port))
+    }
+}
