@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -195,7 +197,6 @@ fn check_stack(
     );
 }
 
-#[test]
 fn compose_accepts_every_artifact_and_loads_the_meant_model() {
     let Some(compose) = support::validator("docker-compose") else {
         return;
@@ -208,7 +209,6 @@ fn compose_accepts_every_artifact_and_loads_the_meant_model() {
     check_project(&compose, "tricky-values", &fixtures, "tricky-values.kdl");
 }
 
-#[test]
 fn compose_files_match_the_compose_spec_schema() {
     let Some(check_jsonschema) = support::validator("check-jsonschema") else {
         return;
@@ -233,4 +233,19 @@ fn compose_files_match_the_compose_spec_schema() {
     for dir in dirs {
         std::fs::remove_dir_all(dir).unwrap();
     }
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "compose_accepts_every_artifact_and_loads_the_meant_model",
+            needs: &[Venv("docker-compose")],
+            run: compose_accepts_every_artifact_and_loads_the_meant_model,
+        },
+        Check {
+            name: "compose_files_match_the_compose_spec_schema",
+            needs: &[Venv("check-jsonschema")],
+            run: compose_files_match_the_compose_spec_schema,
+        },
+    ])
 }

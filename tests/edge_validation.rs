@@ -10,6 +10,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -31,7 +33,6 @@ fn check_schema(check_jsonschema: &Path, schema: &Path, file: &Path) -> (bool, S
     (ok, stdout + &stderr)
 }
 
-#[test]
 fn traefik_files_pass_the_traefik_v3_schemas() {
     let (Some(check_jsonschema), Some(static_schema), Some(dynamic_schema)) = (
         support::validator("check-jsonschema"),
@@ -95,7 +96,6 @@ struct Router {
     service: Option<String>,
 }
 
-#[test]
 fn labels_make_complete_routers() {
     let mut routers_checked = 0;
     for (example, artifacts) in support::validated_projects() {
@@ -328,7 +328,6 @@ fn cloudflared_ingress_errors(config: &Value) -> Vec<String> {
     errors
 }
 
-#[test]
 fn cloudflared_validation_rejects_broken_configs() {
     let broken = [
         "ingress:\n- hostname: a.example\n  service: https://127.0.0.1:443\n",
@@ -346,7 +345,6 @@ fn cloudflared_validation_rejects_broken_configs() {
     }
 }
 
-#[test]
 fn cloudflared_configs_pass_ingress_validation_and_name_every_route() {
     let mut checked = 0;
     for (example, artifacts) in support::validated_projects() {
@@ -452,7 +450,6 @@ fn routed_hostnames(artifacts: &Artifacts, host_dir: &str) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
 fn shell_scripts_pass_shellcheck() {
     let Some(shellcheck) = support::system_tool("shellcheck") else {
         return;
@@ -471,4 +468,38 @@ fn shell_scripts_pass_shellcheck() {
         }
     }
     assert!(checked >= 1, "no shell script was generated");
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "traefik_files_pass_the_traefik_v3_schemas",
+            needs: &[
+                Venv("check-jsonschema"),
+                Schema("traefik-v3.json"),
+                Schema("traefik-v3-file-provider.json"),
+            ],
+            run: traefik_files_pass_the_traefik_v3_schemas,
+        },
+        Check {
+            name: "labels_make_complete_routers",
+            needs: &[],
+            run: labels_make_complete_routers,
+        },
+        Check {
+            name: "cloudflared_validation_rejects_broken_configs",
+            needs: &[],
+            run: cloudflared_validation_rejects_broken_configs,
+        },
+        Check {
+            name: "cloudflared_configs_pass_ingress_validation_and_name_every_route",
+            needs: &[],
+            run: cloudflared_configs_pass_ingress_validation_and_name_every_route,
+        },
+        Check {
+            name: "shell_scripts_pass_shellcheck",
+            needs: &[System("shellcheck")],
+            run: shell_scripts_pass_shellcheck,
+        },
+    ])
 }

@@ -19,6 +19,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -367,7 +369,6 @@ fn fixture_artifacts() -> Artifacts {
         .expect("the firewall fixture compiles")
 }
 
-#[test]
 fn rule_sets_enforce_the_policy_on_real_traffic() {
     let Some((ip, backends)) = tools() else {
         return;
@@ -551,7 +552,6 @@ fn try_flows(
 
 /// A quick validity check of every example's rule sets: applied for real in a
 /// throwaway namespace (`--test` accepts rules that fail on apply).
-#[test]
 fn every_example_rule_set_applies() {
     let Some((_, backends)) = tools() else {
         return;
@@ -589,4 +589,43 @@ fn every_example_rule_set_applies() {
         }
     }
     assert!(applied >= 8, "only {applied} rule sets applied");
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "rule_sets_enforce_the_policy_on_real_traffic",
+            needs: &[
+                Root,
+                System("ip"),
+                System("unshare"),
+                System("iptables-nft-restore"),
+                System("iptables-legacy-restore"),
+                System("ip6tables-nft-restore"),
+                System("ip6tables-legacy-restore"),
+                System("iptables-nft-save"),
+                System("iptables-legacy-save"),
+                System("ip6tables-nft-save"),
+                System("ip6tables-legacy-save"),
+            ],
+            run: rule_sets_enforce_the_policy_on_real_traffic,
+        },
+        Check {
+            name: "every_example_rule_set_applies",
+            needs: &[
+                Root,
+                System("ip"),
+                System("unshare"),
+                System("iptables-nft-restore"),
+                System("iptables-legacy-restore"),
+                System("ip6tables-nft-restore"),
+                System("ip6tables-legacy-restore"),
+                System("iptables-nft-save"),
+                System("iptables-legacy-save"),
+                System("ip6tables-nft-save"),
+                System("ip6tables-legacy-save"),
+            ],
+            run: every_example_rule_set_applies,
+        },
+    ])
 }

@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -41,7 +43,6 @@ fn actionlint(actionlint: &Path, file: &Path) -> (bool, String) {
     (ok, stdout + &stderr)
 }
 
-#[test]
 fn workflows_pass_actionlint_and_the_workflow_schema() {
     let (Some(actionlint_bin), Some(check_jsonschema)) = (
         support::validator("actionlint"),
@@ -115,7 +116,6 @@ const ALLOWED_EXPRESSIONS: [&str; 5] = [
     "${{ github.event.pull_request.base.sha }}",
 ];
 
-#[test]
 fn no_expression_reaches_a_script() {
     for (label, text) in workflows() {
         let workflow: Value = serde_saphyr::from_str(&text).unwrap();
@@ -153,7 +153,6 @@ fn no_expression_reaches_a_script() {
     }
 }
 
-#[test]
 fn deploys_follow_the_model() {
     let artifacts = support::build_example("vps");
     let deploy: Value = serde_saphyr::from_str(&artifacts[".github/workflows/deploy.yml"]).unwrap();
@@ -214,7 +213,6 @@ fn check_output(file: &Path, format: &str) -> (i32, String) {
     )
 }
 
-#[test]
 fn sarif_output_validates_against_the_sarif_schema() {
     let (Some(check_jsonschema), Some(schema)) = (
         support::validator("check-jsonschema"),
@@ -282,7 +280,6 @@ fn sarif_output_validates_against_the_sarif_schema() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-#[test]
 fn github_format_annotates_each_diagnostic_on_its_line() {
     let case = support::workspace().join("tests/diagnostics/hostile-workflow-values.kdl");
     let (exit, output) = check_output(&case, "github");
@@ -363,7 +360,6 @@ fn paths(list: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
 fn diff_reports_real_changes_to_an_example() {
     let dir = support::scratch_dir("diff");
     let project = dir.join("vps");
@@ -456,7 +452,6 @@ fn diff_reports_real_changes_to_an_example() {
 
 /// A diff larger than a pull-request comment may be is cut with a note, and
 /// every file it shows is whole (its fence closed).
-#[test]
 fn markdown_diff_is_cut_below_the_comment_limit() {
     let dir = support::scratch_dir("gitops-big-diff");
     let mut source = String::from(
@@ -490,4 +485,51 @@ fn markdown_diff_is_cut_below_the_comment_limit() {
         markdown.matches("</details>").count()
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "workflows_pass_actionlint_and_the_workflow_schema",
+            needs: &[
+                Venv("actionlint"),
+                Venv("check-jsonschema"),
+                System("shellcheck"),
+            ],
+            run: workflows_pass_actionlint_and_the_workflow_schema,
+        },
+        Check {
+            name: "no_expression_reaches_a_script",
+            needs: &[],
+            run: no_expression_reaches_a_script,
+        },
+        Check {
+            name: "deploys_follow_the_model",
+            needs: &[],
+            run: deploys_follow_the_model,
+        },
+        Check {
+            name: "sarif_output_validates_against_the_sarif_schema",
+            needs: &[
+                Venv("check-jsonschema"),
+                Installed(".tools/schemas/sarif-2.1.0.json"),
+            ],
+            run: sarif_output_validates_against_the_sarif_schema,
+        },
+        Check {
+            name: "github_format_annotates_each_diagnostic_on_its_line",
+            needs: &[],
+            run: github_format_annotates_each_diagnostic_on_its_line,
+        },
+        Check {
+            name: "diff_reports_real_changes_to_an_example",
+            needs: &[],
+            run: diff_reports_real_changes_to_an_example,
+        },
+        Check {
+            name: "markdown_diff_is_cut_below_the_comment_limit",
+            needs: &[],
+            run: markdown_diff_is_cut_below_the_comment_limit,
+        },
+    ])
 }

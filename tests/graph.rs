@@ -5,6 +5,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use infrac_core::emit::graph::endpoint_name;
@@ -79,7 +81,6 @@ fn mermaid_flows(text: &str) -> Flows {
     flows
 }
 
-#[test]
 fn graph_files_equal_the_plan_and_pass_their_parsers() {
     let node = support::system_tool("node");
     let mermaid = support::required(
@@ -187,7 +188,6 @@ fn graph_files_equal_the_plan_and_pass_their_parsers() {
 /// What the tier model promises, checked on every plan: no flow between
 /// stacks, none from a service to a proxy, no datastore on the internet, and
 /// every route of an `ingress` service a flow from its host's proxy.
-#[test]
 fn the_plan_keeps_the_tier_model() {
     for (name, _) in support::validated_projects() {
         let (dir, entry) = support::project_source(&name);
@@ -230,4 +230,23 @@ fn the_plan_keeps_the_tier_model() {
             }
         }
     }
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "graph_files_equal_the_plan_and_pass_their_parsers",
+            needs: &[
+                System("node"),
+                Installed(".tools/node/node_modules/mermaid"),
+                System("dot"),
+            ],
+            run: graph_files_equal_the_plan_and_pass_their_parsers,
+        },
+        Check {
+            name: "the_plan_keeps_the_tier_model",
+            needs: &[],
+            run: the_plan_keeps_the_tier_model,
+        },
+    ])
 }

@@ -6,6 +6,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,7 +36,6 @@ fn artifacts_ending(suffix: &str) -> Vec<(String, PathBuf, String)> {
     found
 }
 
-#[test]
 fn cloud_init_accepts_every_user_data() {
     let Some(cloud_init) = support::system_tool("cloud-init") else {
         return;
@@ -63,7 +64,6 @@ fn cloud_init_accepts_every_user_data() {
 }
 
 /// cloud-init writes exactly the files the build wrote beside it.
-#[test]
 fn cloud_init_writes_the_built_files() {
     for (project, artifacts) in projects() {
         for (path, user_data) in artifacts
@@ -115,7 +115,6 @@ fn cloud_init_writes_the_built_files() {
     }
 }
 
-#[test]
 fn daemon_json_passes_the_dockerd_schema() {
     let (Some(check_jsonschema), Some(schema)) = (
         support::validator("check-jsonschema"),
@@ -145,7 +144,6 @@ fn daemon_json_passes_the_dockerd_schema() {
 /// dockerd reads its configuration before it needs containerd: a rejected
 /// file says `unable to configure the Docker daemon`, an accepted one gets as
 /// far as `failed to start containerd` (kept off PATH on purpose).
-#[test]
 fn daemon_json_is_accepted_by_dockerd() {
     let dockerd = support::workspace().join(".tools/dockerd/usr/sbin/dockerd");
     let Some(dockerd) = support::required(
@@ -195,4 +193,32 @@ fn daemon_json_is_accepted_by_dockerd() {
             "{label}: dockerd did not accept its configuration:\n{output}"
         );
     }
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![
+        Check {
+            name: "cloud_init_accepts_every_user_data",
+            needs: &[System("cloud-init")],
+            run: cloud_init_accepts_every_user_data,
+        },
+        Check {
+            name: "cloud_init_writes_the_built_files",
+            needs: &[],
+            run: cloud_init_writes_the_built_files,
+        },
+        Check {
+            name: "daemon_json_passes_the_dockerd_schema",
+            needs: &[Venv("check-jsonschema"), Schema("dockerd.json")],
+            run: daemon_json_passes_the_dockerd_schema,
+        },
+        Check {
+            name: "daemon_json_is_accepted_by_dockerd",
+            needs: &[
+                Installed(".tools/dockerd/usr/sbin/dockerd"),
+                System("unshare"),
+            ],
+            run: daemon_json_is_accepted_by_dockerd,
+        },
+    ])
 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::{Check, Needs::*};
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -33,7 +35,6 @@ fn read_with_pyyaml(python: &std::path::Path, yaml: &str) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-#[test]
 fn yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2() {
     let Some(python) = support::validator("python") else {
         return;
@@ -65,4 +66,12 @@ fn yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2() {
         }
     }
     assert!(checked > 10, "only {checked} YAML artifacts checked");
+}
+
+fn main() -> std::process::ExitCode {
+    support::run_checks(vec![Check {
+        name: "yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2",
+        needs: &[Venv("python")],
+        run: yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2,
+    }])
 }

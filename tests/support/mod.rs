@@ -90,6 +90,107 @@ pub fn project_source(name: &str) -> (PathBuf, String) {
     }
 }
 
+/// Something a validator test needs on this machine, installed by tests/setup.sh.
+pub enum Needs {
+    /// A program in the project's venv (`.tools/venv/bin`).
+    Venv(&'static str),
+    /// A program from Debian's packages, on PATH or in /usr/sbin.
+    System(&'static str),
+    /// A JSON schema from ../shared/schemas or `.tools/schemas`.
+    Schema(&'static str),
+    /// A file or directory under the workspace, e.g. `.tools/node/node_modules/mermaid`.
+    Installed(&'static str),
+    /// Root, for network namespaces.
+    Root,
+}
+
+impl Needs {
+    fn present(&self) -> bool {
+        match self {
+            Needs::Venv(name) => workspace().join(".tools/venv/bin").join(name).is_file(),
+            Needs::System(name) => find_system(name).is_some(),
+            Needs::Schema(name) => find_schema(name).is_some(),
+            Needs::Installed(path) => workspace().join(path).exists(),
+            Needs::Root => is_root(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Needs::Venv(name) | Needs::System(name) => (*name).to_string(),
+            Needs::Schema(name) => format!("schema {name}"),
+            Needs::Installed(path) => (*path).to_string(),
+            Needs::Root => "root".to_string(),
+        }
+    }
+}
+
+/// A test that runs real tools: its name, what it needs, and its body.
+pub struct Check {
+    pub name: &'static str,
+    pub needs: &'static [Needs],
+    pub run: fn(),
+}
+
+/// The harness of the validator tests (libtest-mimic). A check whose tools are
+/// missing shows as *ignored* in the summary; under CI=true it runs and fails.
+pub fn run_checks(checks: Vec<Check>) -> std::process::ExitCode {
+    let arguments = libtest_mimic::Arguments::from_args();
+    let trials = checks
+        .into_iter()
+        .map(|check| {
+            let missing: Vec<String> = check
+                .needs
+                .iter()
+                .filter(|n| !n.present())
+                .map(Needs::describe)
+                .collect();
+            let ignored = !missing.is_empty() && !is_ci();
+            let run = check.run;
+            libtest_mimic::Trial::test(check.name, move || {
+                if !missing.is_empty() {
+                    return Err(format!(
+                        "missing {}: run tests/setup.sh (as root for system packages)",
+                        missing.join(", ")
+                    )
+                    .into());
+                }
+                run();
+                Ok(())
+            })
+            .with_ignored_flag(ignored)
+        })
+        .collect();
+    libtest_mimic::run(&arguments, trials).exit_code()
+}
+
+fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn find_system(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn find_schema(name: &str) -> Option<PathBuf> {
+    let shared = workspace().join("../shared/schemas").join(name);
+    let downloaded = workspace().join(".tools/schemas").join(name);
+    [shared, downloaded].into_iter().find(|p| p.is_file())
+}
+
 /// A validator installed by tests/setup.sh into the project's venv.
 pub fn validator(name: &str) -> Option<PathBuf> {
     let path = workspace().join(".tools/venv/bin").join(name);
@@ -99,14 +200,7 @@ pub fn validator(name: &str) -> Option<PathBuf> {
 /// A program tests/setup.sh installs from Debian's packages, found on PATH
 /// (or in /usr/sbin, which a non-login PATH may lack).
 pub fn system_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file());
-    required(name, path)
+    required(name, find_system(name))
 }
 
 /// A tool that was found, or: missing under CI=true is a failure, elsewhere
@@ -115,7 +209,7 @@ pub fn required(name: &str, found: Option<PathBuf>) -> Option<PathBuf> {
     if found.is_some() {
         return found;
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if is_ci() {
         panic!("{name} is missing: run tests/setup.sh (as root for system packages)");
     }
     eprintln!("SKIPPED: {name} is not installed (run tests/setup.sh); under CI=true this fails");
@@ -124,12 +218,7 @@ pub fn required(name: &str, found: Option<PathBuf>) -> Option<PathBuf> {
 
 /// A JSON schema from ../shared/schemas, or the copy tests/setup.sh downloaded.
 pub fn schema_file(name: &str) -> Option<PathBuf> {
-    let shared = workspace().join("../shared/schemas").join(name);
-    let downloaded = workspace().join(".tools/schemas").join(name);
-    required(
-        &format!("schema {name}"),
-        [shared, downloaded].into_iter().find(|p| p.is_file()),
-    )
+    required(&format!("schema {name}"), find_schema(name))
 }
 
 /// The `infrac` binary of this build, without colours.
