@@ -12,15 +12,9 @@ const PAGE_HEADINGS: [&str; 3] = ["## What it means", "## Example", "## How to f
 
 #[test]
 fn reference_is_generated_from_the_schema() {
-    let path = support::workspace().join("docs/reference/language.md");
-    let generated = infrac_core::reference::reference_markdown();
-    if std::env::var_os("INFRAC_UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == generated,
-        "docs/reference/language.md is stale: run `INFRAC_UPDATE_DOCS=1 cargo test --test docs` and commit it"
+    check_generated(
+        "docs/reference/language.md",
+        &infrac_core::reference::reference_markdown(),
     );
 }
 
@@ -28,15 +22,23 @@ fn reference_is_generated_from_the_schema() {
 /// schema, so a name that the schema does not have is a compile error.
 #[test]
 fn schema_keys_are_generated_from_the_schema() {
-    let path = support::workspace().join("compiler/core/src/schema/keys.rs");
-    let generated = infrac_core::schema::codegen::keys_source();
+    check_generated(
+        "compiler/core/src/schema/keys.rs",
+        &infrac_core::schema::codegen::keys_source(),
+    );
+}
+
+/// A committed file that a generator writes must equal its output;
+/// `INFRAC_UPDATE_DOCS=1` rewrites it.
+fn check_generated(relative: &str, generated: &str) {
+    let path = support::workspace().join(relative);
     if std::env::var_os("INFRAC_UPDATE_DOCS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
+        std::fs::write(&path, generated).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "compiler/core/src/schema/keys.rs is stale: run `INFRAC_UPDATE_DOCS=1 cargo test --test docs` and commit it"
+        "{relative} is stale: run `INFRAC_UPDATE_DOCS=1 cargo test --test docs` and commit it"
     );
 }
 

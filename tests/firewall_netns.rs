@@ -591,40 +591,31 @@ fn every_example_rule_set_applies() {
     assert!(applied >= 8, "only {applied} rule sets applied");
 }
 
+/// Root for namespaces, and both iptables backends for both families.
+const NETNS: &[support::Needs] = &[
+    Root,
+    System("ip"),
+    System("unshare"),
+    System("iptables-nft-restore"),
+    System("iptables-legacy-restore"),
+    System("ip6tables-nft-restore"),
+    System("ip6tables-legacy-restore"),
+    System("iptables-nft-save"),
+    System("iptables-legacy-save"),
+    System("ip6tables-nft-save"),
+    System("ip6tables-legacy-save"),
+];
+
 fn main() -> std::process::ExitCode {
     support::run_checks(vec![
         Check {
             name: "rule_sets_enforce_the_policy_on_real_traffic",
-            needs: &[
-                Root,
-                System("ip"),
-                System("unshare"),
-                System("iptables-nft-restore"),
-                System("iptables-legacy-restore"),
-                System("ip6tables-nft-restore"),
-                System("ip6tables-legacy-restore"),
-                System("iptables-nft-save"),
-                System("iptables-legacy-save"),
-                System("ip6tables-nft-save"),
-                System("ip6tables-legacy-save"),
-            ],
+            needs: NETNS,
             run: rule_sets_enforce_the_policy_on_real_traffic,
         },
         Check {
             name: "every_example_rule_set_applies",
-            needs: &[
-                Root,
-                System("ip"),
-                System("unshare"),
-                System("iptables-nft-restore"),
-                System("iptables-legacy-restore"),
-                System("ip6tables-nft-restore"),
-                System("ip6tables-legacy-restore"),
-                System("iptables-nft-save"),
-                System("iptables-legacy-save"),
-                System("ip6tables-nft-save"),
-                System("ip6tables-legacy-save"),
-            ],
+            needs: NETNS,
             run: every_example_rule_set_applies,
         },
     ])
