@@ -69,34 +69,54 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
         let variables =
             dummy_variables(&artifacts[&format!("hosts/{}/proxy/.env.example", host.name.value)]);
         let loaded = compose_config(compose, &file, &variables);
-        let published: BTreeSet<(i64, String)> = loaded["services"]["traefik"]["ports"]
+        let published: BTreeSet<(i64, i64, String)> = loaded["services"]["traefik"]["ports"]
             .as_array()
-            .unwrap()
-            .iter()
+            .into_iter()
+            .flatten()
             .map(|p| {
                 (
                     p["published"].as_str().unwrap().parse().unwrap(),
+                    p["target"].as_i64().unwrap(),
                     p["host_ip"].as_str().unwrap().to_string(),
                 )
             })
             .collect();
         // daemon.json binds unnamed addresses to loopback, so every binding is
-        // explicit; behind a tunnel only loopback is bound.
+        // explicit; behind a tunnel nothing is published (cloudflared runs in
+        // Traefik's network namespace).
         let addresses: &[&str] = if host.tunnel.is_some() {
-            &["127.0.0.1"]
+            &[]
         } else if host.has_ipv6() {
             &["0.0.0.0", "::"]
         } else {
             &["0.0.0.0"]
         };
-        let expected: BTreeSet<(i64, String)> = [80, 443]
+        let expected: BTreeSet<(i64, i64, String)> = [(80, 10080), (443, 10443)]
             .iter()
-            .flat_map(|port| addresses.iter().map(move |a| (*port, a.to_string())))
+            .flat_map(|(published, target)| {
+                addresses
+                    .iter()
+                    .map(move |a| (*published, *target, a.to_string()))
+            })
             .collect();
         assert_eq!(
             published, expected,
             "{label}: the proxy publishes 80 and 443 where it should"
         );
+        for (name, service) in loaded["services"].as_object().unwrap() {
+            if name != "traefik" {
+                assert!(
+                    service.get("ports").is_none(),
+                    "{label}: {name} publishes ports"
+                );
+            }
+        }
+        if host.tunnel.is_some() {
+            assert_eq!(
+                loaded["services"]["cloudflared"]["network_mode"], "service:traefik",
+                "{label}: cloudflared must share Traefik's network namespace"
+            );
+        }
         checked += 1;
     }
     assert!(checked > 0);
@@ -123,13 +143,21 @@ fn check_stack(
             "{what} publishes ports"
         );
 
+        // A routed service's `ingress` is an edge network of its own; the
+        // other tiers are the stack's networks by name.
         let networks: BTreeSet<String> = loaded_service["networks"]
             .as_object()
             .unwrap()
             .keys()
             .cloned()
             .collect();
-        let expected: BTreeSet<String> = service.tiers().map(|t| t.as_str().to_string()).collect();
+        let expected: BTreeSet<String> = service
+            .tiers()
+            .map(|t| match t {
+                Tier::Ingress => format!("ingress-{}", service.name.value),
+                tier => tier.as_str().to_string(),
+            })
+            .collect();
         assert_eq!(networks, expected, "{what}: networks");
 
         for env in &service.env {
@@ -175,21 +203,32 @@ fn check_stack(
             );
         }
     }
-    for tier in Tier::ALL
-        .into_iter()
-        .filter(|t| stack.services.iter().any(|s| s.on(*t)))
-    {
-        let network = &loaded["networks"][tier.as_str()];
+    // internal: no route out; egress and the edge networks: no traffic between
+    // their members (icc off); edge networks: no route out either, and a
+    // bridge name the firewall matches.
+    for (key, network) in loaded["networks"].as_object().unwrap() {
         let internal = network
             .get("internal")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-        assert_eq!(
-            internal,
-            tier == Tier::Internal,
-            "{name}: network {} internal",
-            tier.as_str()
-        );
+        let options = &network["driver_opts"];
+        let icc = options["com.docker.network.bridge.enable_icc"].as_str();
+        match key.as_str() {
+            "internal" => assert!(internal && icc.is_none(), "{name}: internal"),
+            "egress" => assert!(!internal && icc == Some("false"), "{name}: egress"),
+            edge => {
+                assert!(
+                    edge.starts_with("ingress-"),
+                    "{name}: unexpected network {edge}"
+                );
+                assert!(internal && icc == Some("false"), "{name}: {edge}");
+                let bridge = options["com.docker.network.bridge.name"].as_str().unwrap();
+                assert!(
+                    bridge.len() <= 15,
+                    "{name}: bridge name {bridge} is too long"
+                );
+            }
+        }
     }
     assert!(
         loaded["networks"].get("default").is_none(),

@@ -85,131 +85,112 @@ fn traefik_files_pass_the_traefik_v3_schemas() {
     );
 }
 
-/// A router as Traefik's Docker provider would assemble it from labels.
-#[derive(Default, Debug)]
-struct Router {
-    rule: Option<String>,
-    entrypoints: Option<String>,
-    tls: Option<String>,
-    certresolver: Option<String>,
-    middlewares: Vec<String>,
-    service: Option<String>,
-}
-
-fn labels_make_complete_routers() {
+/// Every router of a host's file provider is complete: a rule, entry points
+/// the static configuration defines, TLS, a resolver that exists, middlewares
+/// that `http.yml` defines, and a service whose server is a routed service's
+/// alias on an edge network that both it and the proxy join. No container
+/// carries a `traefik.*` label: Traefik has no Docker provider.
+fn routers_are_complete() {
     let mut routers_checked = 0;
     for (example, artifacts) in support::validated_projects() {
+        // alias → (stack compose network name, the service's port numbers unknown here)
+        let mut aliases: BTreeMap<String, String> = BTreeMap::new();
         for (path, compose) in artifacts
             .iter()
             .filter(|(p, _)| p.starts_with("stacks/") && p.ends_with("compose.yaml"))
         {
-            let stack = path.split('/').nth(1).unwrap();
-            let host_dir = host_of_stack(&artifacts, stack);
-            let static_config = yaml(&artifacts[&format!("{host_dir}/proxy/traefik.yml")]);
+            let compose = yaml(compose);
+            for (name, service) in compose["services"].as_object().unwrap() {
+                let labels = service["labels"].as_object().cloned().unwrap_or_default();
+                assert!(
+                    labels.keys().all(|k| !k.starts_with("traefik.")),
+                    "{example}/{path}: {name} has Traefik labels"
+                );
+                for (key, attachment) in service["networks"].as_object().into_iter().flatten() {
+                    let network = compose["networks"][key]["name"].as_str();
+                    for alias in attachment["aliases"].as_array().into_iter().flatten() {
+                        aliases.insert(
+                            alias.as_str().unwrap().to_string(),
+                            network
+                                .unwrap_or_else(|| panic!("{path}: {key} has no name"))
+                                .to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        for (path, routes) in artifacts
+            .iter()
+            .filter(|(p, _)| p.ends_with("/dynamic/routes.yml"))
+        {
+            let proxy_dir = path.trim_end_matches("/dynamic/routes.yml");
+            let static_config = yaml(&artifacts[&format!("{proxy_dir}/traefik.yml")]);
+            let proxy = yaml(&artifacts[&format!("{proxy_dir}/compose.yaml")]);
+            let proxy_networks: BTreeSet<&str> = proxy["services"]["traefik"]["networks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap())
+                .collect();
             let file_middlewares: BTreeSet<String> = artifacts
-                .get(&format!("{host_dir}/proxy/dynamic/http.yml"))
-                .map(|http| {
+                .get(&format!("{proxy_dir}/dynamic/http.yml"))
+                .and_then(|http| {
                     yaml(http)["http"]["middlewares"]
                         .as_object()
                         .map(|m| m.keys().cloned().collect())
-                        .unwrap_or_default()
                 })
                 .unwrap_or_default();
-            let compose = yaml(compose);
-            for (name, service) in compose["services"].as_object().unwrap() {
-                let labels: BTreeMap<String, String> = service["labels"]
-                    .as_object()
-                    .map(|l| {
-                        l.iter()
-                            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let where_ = format!("{example}/{path} service {name}");
-                let routers = routers_from(&labels, &where_);
-                if routers.is_empty() {
-                    assert!(
-                        !labels.contains_key("traefik.enable"),
-                        "{where_}: enabled without routers"
-                    );
-                    continue;
-                }
-                assert_eq!(
-                    labels.get("traefik.enable").map(String::as_str),
-                    Some("true"),
-                    "{where_}"
-                );
-                let network = format!("{stack}_ingress");
-                assert_eq!(
-                    labels.get("traefik.docker.network"),
-                    Some(&network),
-                    "{where_}"
-                );
-                let networks: Vec<&str> = service["networks"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|n| n.as_str().unwrap())
-                    .collect();
+            let routes = yaml(routes);
+            for (name, router) in routes["http"]["routers"].as_object().unwrap() {
+                let here = format!("{example}/{path} router {name}");
+                let rule = router["rule"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{here}: no rule"));
                 assert!(
-                    networks.contains(&"ingress"),
-                    "{where_}: routed but not on ingress"
+                    rule.starts_with("Host(`") && rule.matches('`').count() % 2 == 0,
+                    "{here}: {rule}"
                 );
-                assert_eq!(
-                    compose["networks"]["ingress"]["name"].as_str(),
-                    Some(network.as_str())
-                );
-                for (router_name, router) in &routers {
-                    let here = format!("{where_} router {router_name}");
-                    let rule = router
-                        .rule
-                        .as_deref()
-                        .unwrap_or_else(|| panic!("{here}: no rule"));
+                for entrypoint in router["entryPoints"].as_array().unwrap() {
                     assert!(
-                        rule.starts_with("Host(`") && rule.matches('`').count() % 2 == 0,
-                        "{here}: {rule}"
+                        static_config["entryPoints"][entrypoint.as_str().unwrap()].is_object(),
+                        "{here}: entry point {entrypoint} is not defined"
                     );
-                    let entrypoints = router
-                        .entrypoints
-                        .as_deref()
-                        .unwrap_or_else(|| panic!("{here}: no entry point"));
-                    for entrypoint in entrypoints.split(',') {
-                        assert!(
-                            static_config["entryPoints"][entrypoint].is_object(),
-                            "{here}: entry point {entrypoint} is not defined"
-                        );
-                    }
-                    assert_eq!(router.tls.as_deref(), Some("true"), "{here}");
-                    if let Some(resolver) = &router.certresolver {
-                        assert!(
-                            static_config["certificatesResolvers"][resolver].is_object(),
-                            "{here}: resolver {resolver} is not defined"
-                        );
-                    }
-                    for middleware in &router.middlewares {
-                        let name = middleware.strip_suffix("@file").unwrap_or_else(|| {
-                            panic!("{here}: {middleware} is not from the file provider")
-                        });
-                        assert!(
-                            file_middlewares.contains(name),
-                            "{here}: middleware {name} is not in dynamic/http.yml"
-                        );
-                    }
-                    let service_name = router
-                        .service
-                        .as_deref()
-                        .unwrap_or_else(|| panic!("{here}: no service"));
-                    let port = labels
-                        .get(&format!(
-                            "traefik.http.services.{service_name}.loadbalancer.server.port"
-                        ))
-                        .unwrap_or_else(|| panic!("{here}: service {service_name} has no port"));
-                    assert!(
-                        port.parse::<u16>().is_ok_and(|p| p > 0),
-                        "{here}: port {port}"
-                    );
-                    routers_checked += 1;
                 }
+                assert!(router["tls"].is_object(), "{here}: no TLS");
+                if let Some(resolver) = router["tls"]["certResolver"].as_str() {
+                    assert!(
+                        static_config["certificatesResolvers"][resolver].is_object(),
+                        "{here}: resolver {resolver} is not defined"
+                    );
+                }
+                for middleware in router["middlewares"].as_array().into_iter().flatten() {
+                    let middleware = middleware.as_str().unwrap();
+                    assert!(
+                        file_middlewares.contains(middleware),
+                        "{here}: middleware {middleware} is not in dynamic/http.yml"
+                    );
+                }
+                let service = router["service"].as_str().unwrap();
+                let servers = routes["http"]["services"][service]["loadBalancer"]["servers"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{here}: service {service} is not defined"));
+                for server in servers {
+                    let url = url::Url::parse(server["url"].as_str().unwrap()).unwrap();
+                    assert!(["http", "h2c"].contains(&url.scheme()), "{here}: {url}");
+                    assert!(
+                        url.port_or_known_default().is_some_and(|p| p > 0),
+                        "{here}: {url} has no port"
+                    );
+                    let alias = url.host_str().unwrap();
+                    let network = aliases
+                        .get(alias)
+                        .unwrap_or_else(|| panic!("{here}: no service answers to {alias}"));
+                    assert!(
+                        proxy_networks.contains(network.as_str()),
+                        "{here}: the proxy is not on {network}, where {alias} lives"
+                    );
+                }
+                routers_checked += 1;
             }
         }
     }
@@ -217,41 +198,6 @@ fn labels_make_complete_routers() {
         routers_checked >= 10,
         "only {routers_checked} routers checked"
     );
-}
-
-fn routers_from(labels: &BTreeMap<String, String>, where_: &str) -> BTreeMap<String, Router> {
-    let mut routers: BTreeMap<String, Router> = BTreeMap::new();
-    for (key, value) in labels {
-        let Some(rest) = key.strip_prefix("traefik.http.routers.") else {
-            continue;
-        };
-        let (name, field) = rest
-            .split_once('.')
-            .unwrap_or_else(|| panic!("{where_}: {key}"));
-        let router = routers.entry(name.to_string()).or_default();
-        match field {
-            "rule" => router.rule = Some(value.clone()),
-            "entrypoints" => router.entrypoints = Some(value.clone()),
-            "tls" => router.tls = Some(value.clone()),
-            "tls.certresolver" => router.certresolver = Some(value.clone()),
-            "middlewares" => router.middlewares = value.split(',').map(str::to_string).collect(),
-            "service" => router.service = Some(value.clone()),
-            other => panic!("{where_}: unexpected router label {other}"),
-        }
-    }
-    routers
-}
-
-/// `hosts/<host>` of the proxy whose compose file joins the stack's ingress network.
-fn host_of_stack(artifacts: &Artifacts, stack: &str) -> String {
-    let network = format!("{stack}_ingress");
-    artifacts
-        .iter()
-        .find(|(path, text)| {
-            path.ends_with("/proxy/compose.yaml") && yaml(text)["networks"][&network].is_object()
-        })
-        .map(|(path, _)| path.trim_end_matches("/proxy/compose.yaml").to_string())
-        .unwrap_or_else(|| panic!("no proxy joins {network}"))
 }
 
 /// cloudflared's ingress validation (ingress/ingress.go, validateIngress): the
@@ -407,32 +353,12 @@ fn cloudflared_configs_pass_ingress_validation_and_name_every_route() {
 /// Hostnames of every router that the host's proxy serves: the stacks' labels
 /// and the dynamic files.
 fn routed_hostnames(artifacts: &Artifacts, host_dir: &str) -> BTreeSet<String> {
-    let proxy = yaml(&artifacts[&format!("{host_dir}/proxy/compose.yaml")]);
-    let networks: Vec<String> = proxy["networks"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
     let mut rules: Vec<String> = Vec::new();
-    for (path, text) in artifacts
-        .iter()
-        .filter(|(p, _)| p.starts_with("stacks/") && p.ends_with("compose.yaml"))
-    {
-        let stack = path.split('/').nth(1).unwrap();
-        if !networks.contains(&format!("{stack}_ingress")) {
+    for file in ["routes.yml", "http.yml"] {
+        let Some(text) = artifacts.get(&format!("{host_dir}/proxy/dynamic/{file}")) else {
             continue;
-        }
-        for service in yaml(text)["services"].as_object().unwrap().values() {
-            for (key, value) in service["labels"].as_object().into_iter().flatten() {
-                if key.ends_with(".rule") {
-                    rules.push(value.as_str().unwrap().to_string());
-                }
-            }
-        }
-    }
-    if let Some(http) = artifacts.get(&format!("{host_dir}/proxy/dynamic/http.yml")) {
-        for router in yaml(http)["http"]["routers"]
+        };
+        for router in yaml(text)["http"]["routers"]
             .as_object()
             .into_iter()
             .flatten()
@@ -482,9 +408,9 @@ fn main() -> std::process::ExitCode {
             run: traefik_files_pass_the_traefik_v3_schemas,
         },
         Check {
-            name: "labels_make_complete_routers",
+            name: "routers_are_complete",
             needs: &[],
-            run: labels_make_complete_routers,
+            run: routers_are_complete,
         },
         Check {
             name: "cloudflared_validation_rejects_broken_configs",

@@ -79,6 +79,8 @@ codes! {
     E107 Error "dependency-cycle" "services depend on each other in a cycle";
     E108 Error "duplicate-route" "a route hostname is used twice";
     E109 Error "route-without-proxy" "a route on a host without a proxy";
+    E110 Error "route-port-reserved" "a route uses a port the proxy listens on";
+    E111 Error "ingress-without-route" "a service on `ingress` has no route";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";

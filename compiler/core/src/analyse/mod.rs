@@ -24,7 +24,7 @@ use crate::plan::Plan;
 pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     let plan = plan::build_plan(model);
     ports::check_no_published_ports(model, diagnostics);
-    routes::check_routes(model, diagnostics);
+    routes::check_routes(model, &plan, diagnostics);
     datastores::check_datastores_internal(model, &plan, diagnostics);
     dependencies::check_dependencies(model, &plan, diagnostics);
     literal_secrets::check_literal_secrets(model, diagnostics);

@@ -10,8 +10,8 @@ use crate::model::{
     Tier,
 };
 use crate::plan::{
-    Endpoint, Flow, FlowKind, HostPlan, Plan, Ports, Reachability, Router, ServicePlan, StackPlan,
-    images,
+    EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan, Plan, Ports, Reachability,
+    Router, ServicePlan, StackPlan, images,
 };
 
 /// The proxy's HTTPS entry point, which every router listens on.
@@ -47,7 +47,37 @@ pub fn build_plan(model: &Model) -> Plan {
         plan.hosts.push(host_plan);
     }
     plan.reachability = reachability(model, &plan);
+    for flow in &plan.reachability.flows {
+        if let (Endpoint::Proxy(host), Endpoint::Service(id), Ports::Tcp(ports)) =
+            (flow.from, flow.to, &flow.ports)
+        {
+            let service = plan.services.get_mut(&id).map(|s| &mut s.edge);
+            if let Some(edge) = service {
+                *edge = Some(edge_network(model, id, ports.clone()));
+                plan.hosts[host.0].edges.push(id);
+            }
+        }
+    }
     plan
+}
+
+/// The edge network of a routed service. Its bridge is named from a hash of
+/// stack and service: Linux allows 15 characters, and the name must be known
+/// before Docker creates the network so the firewall can match it.
+fn edge_network(model: &Model, id: ServiceId, ports: Vec<u16>) -> EdgeNetwork {
+    use sha2::{Digest, Sha256};
+    let stack = &model.stacks[id.stack.0].name.value;
+    let service = &model.service(id).name.value;
+    let digest = Sha256::digest(format!("{stack}/{service}").as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let key = format!("ingress-{service}");
+    EdgeNetwork {
+        name: format!("{stack}_{key}"),
+        key,
+        bridge: format!("{EDGE_BRIDGE_PREFIX}{hex}"),
+        alias: format!("{stack}-{service}"),
+        ports,
+    }
 }
 
 fn classify(service: &Service) -> ServicePlan {
@@ -74,6 +104,7 @@ fn classify(service: &Service) -> ServicePlan {
         hardened: service.hardening,
         capabilities,
         routers: Vec::new(),
+        edge: None,
     }
 }
 
@@ -84,11 +115,6 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
         .enumerate()
         .filter(|(_, s)| s.host == Some(host_id))
         .map(|(index, _)| StackId(index))
-        .collect();
-    let ingress_stacks = stacks
-        .iter()
-        .copied()
-        .filter(|s| plan.stack(*s).tiers.contains(&Tier::Ingress))
         .collect();
     let cert_resolver = host
         .proxy
@@ -148,7 +174,7 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
     }
     HostPlan {
         stacks,
-        ingress_stacks,
+        edges: Vec::new(),
         routers,
         middlewares: middlewares.into_iter().collect(),
         hostnames,
@@ -204,16 +230,19 @@ fn reachability(model: &Model, plan: &Plan) -> Reachability {
             continue;
         }
         let proxy = Endpoint::Proxy(HostId(index));
-        let entry_ports = if host.tunnel.is_some() {
-            vec![443]
-        } else {
-            vec![80, 443]
-        };
-        flows.push(Flow {
-            from: Endpoint::Internet,
-            to: proxy,
-            ports: Ports::Tcp(entry_ports),
-            kind: FlowKind::Entry,
+        flows.push(match host.tunnel {
+            Some(_) => Flow {
+                from: Endpoint::Internet,
+                to: proxy,
+                ports: Ports::Tcp(vec![443]),
+                kind: FlowKind::Tunnel,
+            },
+            None => Flow {
+                from: Endpoint::Internet,
+                to: proxy,
+                ports: Ports::Tcp(vec![80, 443]),
+                kind: FlowKind::Entry,
+            },
         });
         flows.push(Flow {
             from: proxy,

@@ -1,16 +1,40 @@
 //! Routes: a routed service is on `ingress` (E103), its host has a proxy (E109),
-//! and no hostname and path prefix is routed twice in the project (E108).
+//! no hostname and path prefix is routed twice in the project (E108), no route
+//! uses a port the proxy listens on itself (E110), and a service on `ingress`
+//! has a route (E111).
 
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{Model, Tier};
+use crate::plan::{PROXY_PORTS, Plan};
 use crate::source::Span;
 
-pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
+pub fn check_routes(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
     let mut first_use: BTreeMap<(&str, Option<&str>), Span> = BTreeMap::new();
-    for (_, stack, service) in model.services() {
+    for (id, stack, service) in model.services() {
         let host = model.host_of(stack);
+        // A datastore on `ingress` is E104 already; published ports are E102,
+        // whose help is the route.
+        if service.routes.is_empty()
+            && service.ports.is_empty()
+            && !plan.service(id).datastore
+            && let Some(ingress) = service
+                .networks
+                .iter()
+                .flatten()
+                .find(|t| t.value == Tier::Ingress)
+        {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E111,
+                    format!("service `{}` is on `ingress` but has no route", service.name.value),
+                    ingress.span,
+                    "nothing comes in here",
+                )
+                .with_help("`ingress` carries the proxy's connections to a route's port; add a `route`, or remove `ingress` (services reach each other over `internal`)"),
+            );
+        }
         for route in &service.routes {
             if service.networks.is_some() && !service.on(Tier::Ingress) {
                 diagnostics.push(
@@ -36,6 +60,20 @@ pub fn check_routes(model: &Model, diagnostics: &mut Diagnostics) {
                     )
                     .with_secondary(host.name.span, "host without `proxy`")
                     .with_help("add `proxy \"traefik\" image=\"traefik:v3.1.6\"` to the host"),
+                );
+            }
+            if let Some(port) = route.port.filter(|p| PROXY_PORTS.contains(p)) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E110,
+                        format!("route `{}` uses port {port}, which the proxy listens on itself", route.hostname.value),
+                        route.span,
+                        "reserved for the proxy",
+                    )
+                    .with_help(format!(
+                        "Traefik listens on {} inside its container; a route to the same port would let the service reach the proxy. Have the service listen on another port",
+                        PROXY_PORTS.map(|p| p.to_string()).join(", ")
+                    )),
                 );
             }
             let key = (route.hostname.value.as_str(), route.path_prefix.as_deref());

@@ -10,6 +10,7 @@ use super::compose_file::{GENERATED_HEADER, to_yaml};
 use super::docker_daemon::daemon_json;
 use super::firewall::{Family, rule_set};
 use crate::model::{Host, Model};
+use crate::plan::{HostPlan, Plan};
 
 /// Docker's release signing key (download.docker.com/linux/debian/gpg).
 const DOCKER_KEY_FINGERPRINT: &str = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
@@ -70,7 +71,7 @@ struct WriteFile {
     defer: bool,
 }
 
-pub fn cloud_init(model: &Model, host: &Host) -> String {
+pub fn cloud_init(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) -> String {
     let has_sudo_user = host.users.iter().any(|u| u.sudo);
     let users = host
         .users
@@ -107,7 +108,7 @@ pub fn cloud_init(model: &Model, host: &Host) -> String {
             path: path.clone(),
             owner: "root:root",
             permissions: "0600",
-            content: rule_set(model, host, family),
+            content: rule_set(model, plan, facts, host, family),
             defer: true,
         });
         runcmd.push(words(&[family.restore_command(), "--noflush", &path]));

@@ -1,18 +1,20 @@
-//! The Cloudflare Tunnel in front of a host. In: a host with a `tunnel` and the
-//! routes of its stacks. Out: `hosts/<host>/cloudflared/config.yml` (one ingress
-//! rule per routed hostname to the proxy on 127.0.0.1, the catch-all 404 last,
-//! metrics on loopback) and `dns-routes.sh` (the `cloudflared tunnel route dns`
-//! commands that point each hostname at the tunnel).
+//! The Cloudflare Tunnel in front of a host. In: a host with a `tunnel` and its
+//! plan. Out: `hosts/<host>/cloudflared/config.yml` (one ingress rule per routed
+//! hostname to Traefik on the loopback of the network namespace cloudflared
+//! shares with it, the catch-all 404 last, metrics on loopback) and
+//! `dns-routes.sh` (the `cloudflared tunnel route dns` commands that point each
+//! hostname at the tunnel). The proxy's compose file runs cloudflared.
 
 use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
 use crate::model::{Certificates, Host, Tunnel};
-use crate::plan::{HostPlan, Layout};
+use crate::plan::{HostPlan, Layout, PROXY_HTTPS_PORT};
 
-/// The proxy's HTTPS port, bound to loopback on a tunnelled host.
-const PROXY_ORIGIN: &str = "https://127.0.0.1:443";
 const METRICS_ADDRESS: &str = "127.0.0.1:20241";
+/// Where the proxy's compose file mounts the config and the credentials.
+pub const CONFIG_PATH: &str = "/etc/cloudflared/config.yml";
+pub const CREDENTIALS_PATH: &str = "/etc/cloudflared/credentials.json";
 
 #[derive(Serialize)]
 struct Config {
@@ -29,7 +31,7 @@ struct Config {
 struct IngressRule {
     #[serde(skip_serializing_if = "Option::is_none")]
     hostname: Option<String>,
-    service: &'static str,
+    service: String,
     #[serde(rename = "originRequest", skip_serializing_if = "Option::is_none")]
     origin_request: Option<OriginRequest>,
 }
@@ -39,8 +41,9 @@ struct OriginRequest {
     /// The SNI and Host cloudflared presents to Traefik, whose TLS options are SNI-strict.
     #[serde(rename = "originServerName")]
     origin_server_name: String,
-    /// Only for certificates no public CA signed (Cloudflare Origin CA,
-    /// Traefik's default); the hop never leaves the host's loopback.
+    /// Only for Traefik's own self-signed certificate: cloudflared trusts
+    /// public CAs and Cloudflare's Origin CA, so those are verified. The hop
+    /// never leaves the container's loopback.
     #[serde(rename = "noTLSVerify", skip_serializing_if = "std::ops::Not::not")]
     no_tls_verify: bool,
 }
@@ -51,43 +54,46 @@ pub fn emit_cloudflared(
     artifacts: &mut std::collections::BTreeMap<String, String>,
 ) {
     let Some(tunnel) = &host.tunnel else { return };
-    let hostnames = &facts.hostnames;
-    let publicly_trusted = host
+    let dir = Layout::in_host(host, Layout::CLOUDFLARED_DIR);
+    artifacts.insert(format!("{dir}/config.yml"), config(facts, host, tunnel));
+    artifacts.insert(
+        format!("{dir}/dns-routes.sh"),
+        dns_routes(tunnel, &facts.hostnames),
+    );
+}
+
+/// `config.yml`: one rule per hostname the proxy serves, then the catch-all.
+pub fn config(facts: &HostPlan, host: &Host, tunnel: &Tunnel) -> String {
+    let self_signed = host
         .proxy
         .as_ref()
-        .is_some_and(|p| matches!(p.certificates, Certificates::Acme { .. }));
-    let mut ingress: Vec<IngressRule> = hostnames
+        .is_none_or(|p| matches!(p.certificates, Certificates::SelfSigned));
+    let origin = format!("https://127.0.0.1:{PROXY_HTTPS_PORT}");
+    let mut ingress: Vec<IngressRule> = facts
+        .hostnames
         .iter()
         .map(|hostname| IngressRule {
             hostname: Some(hostname.clone()),
-            service: PROXY_ORIGIN,
+            service: origin.clone(),
             origin_request: Some(OriginRequest {
                 origin_server_name: hostname.clone(),
-                no_tls_verify: !publicly_trusted,
+                no_tls_verify: self_signed,
             }),
         })
         .collect();
     ingress.push(IngressRule {
         hostname: None,
-        service: "http_status:404",
+        service: "http_status:404".to_string(),
         origin_request: None,
     });
     let config = Config {
         tunnel: tunnel.id.clone(),
-        credentials_file: tunnel.credentials.clone(),
+        credentials_file: CREDENTIALS_PATH.to_string(),
         metrics: METRICS_ADDRESS,
         no_autoupdate: true,
         ingress,
     };
-    let dir = Layout::in_host(host, Layout::CLOUDFLARED_DIR);
-    artifacts.insert(
-        format!("{dir}/config.yml"),
-        format!("{GENERATED_HEADER}{}", to_yaml(&config)),
-    );
-    artifacts.insert(
-        format!("{dir}/dns-routes.sh"),
-        dns_routes(tunnel, hostnames),
-    );
+    format!("{GENERATED_HEADER}{}", to_yaml(&config))
 }
 
 fn dns_routes(tunnel: &Tunnel, hostnames: &[String]) -> String {

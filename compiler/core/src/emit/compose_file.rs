@@ -35,7 +35,10 @@ pub struct ComposeService {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub restart: String,
-    pub networks: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    #[serde(skip_serializing_if = "ServiceNetworks::is_empty")]
+    pub networks: ServiceNetworks,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ComposePort>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -58,6 +61,36 @@ pub struct ComposeService {
     pub cap_add: Vec<String>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
+}
+
+/// The networks a service joins: a plain list, or a map when one of them
+/// gives the service an alias.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ServiceNetworks {
+    List(Vec<String>),
+    Map(IndexMap<String, NetworkAttachment>),
+}
+
+impl Default for ServiceNetworks {
+    fn default() -> Self {
+        ServiceNetworks::List(Vec::new())
+    }
+}
+
+impl ServiceNetworks {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ServiceNetworks::List(list) => list.is_empty(),
+            ServiceNetworks::Map(map) => map.is_empty(),
+        }
+    }
+}
+
+#[derive(Serialize, Default)]
+pub struct NetworkAttachment {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// Long port syntax: no `80:80` string that a YAML 1.1 reader takes for a number.
@@ -126,7 +159,15 @@ pub struct ComposeNetwork {
     pub internal: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub external: bool,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub driver_opts: IndexMap<&'static str, String>,
 }
+
+/// Docker's bridge driver options infrac sets.
+pub const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+/// `false`: containers on the bridge cannot reach each other (Docker drops it,
+/// and loads bridge netfilter so the host's firewall sees the traffic).
+pub const BRIDGE_ICC: &str = "com.docker.network.bridge.enable_icc";
 
 #[derive(Serialize, Default)]
 pub struct ComposeVolume {}

@@ -5,11 +5,10 @@
 //! script, so no value of the workflow reaches it.
 
 use super::firewall::Family;
-use super::stack::ingress_network;
 use crate::model::{Host, Model, Stack};
-use crate::plan::{HostPlan, Layout};
+use crate::plan::{HostPlan, Layout, Plan};
 
-pub fn deploy_script(model: &Model, facts: &HostPlan, host: &Host) -> String {
+pub fn deploy_script(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) -> String {
     let stacks: Vec<&Stack> = facts.stacks.iter().map(|s| &model.stacks[s.0]).collect();
     let daemon_json = Layout::DAEMON_JSON;
     let rules = |family: Family| format!("{}/{}", Layout::FIREWALL_DIR, family.file_name());
@@ -54,9 +53,10 @@ pub fn deploy_script(model: &Model, facts: &HostPlan, host: &Host) -> String {
             Layout::COMPOSE_FILE
         ));
         let networks: Vec<String> = facts
-            .ingress_stacks
+            .edges
             .iter()
-            .map(|s| ingress_network(&model.stacks[s.0].name.value))
+            .filter_map(|id| plan.service(*id).edge.as_ref())
+            .map(|edge| edge.name.clone())
             .collect();
         if !networks.is_empty() {
             script.push_str(

@@ -9,7 +9,7 @@
 use ipnet::IpNet;
 
 use crate::model::{AddressSource, Host, Model, PortMatch};
-use crate::plan::Layout;
+use crate::plan::{EDGE_BRIDGE_PREFIX, EdgeNetwork, HostPlan, Layout, Plan};
 
 /// New SSH connections one source address may open per minute.
 const SSH_CONNECTIONS_PER_MINUTE: u32 = 10;
@@ -70,11 +70,16 @@ const ICMPV6_LINK_LOCAL: [&str; 3] = [
 
 pub fn emit_firewall(
     model: &Model,
+    plan: &Plan,
+    facts: &HostPlan,
     host: &Host,
     artifacts: &mut std::collections::BTreeMap<String, String>,
 ) {
     for family in Family::ALL {
-        artifacts.insert(firewall_path(host, family), rule_set(model, host, family));
+        artifacts.insert(
+            firewall_path(host, family),
+            rule_set(model, plan, facts, host, family),
+        );
     }
 }
 
@@ -86,7 +91,13 @@ pub fn firewall_path(host: &Host, family: Family) -> String {
 }
 
 /// The rule set of one address family, in iptables-restore format.
-pub fn rule_set(model: &Model, host: &Host, family: Family) -> String {
+pub fn rule_set(
+    model: &Model,
+    plan: &Plan,
+    facts: &HostPlan,
+    host: &Host,
+    family: Family,
+) -> String {
     let mut rules = RuleSet::default();
     let interface = host
         .interface
@@ -144,6 +155,29 @@ pub fn rule_set(model: &Model, host: &Host, family: Family) -> String {
 
     rules.comment("Traffic Docker forwards to and from containers.");
     rules.docker("-m conntrack --ctstate INVALID -j DROP");
+    let edges: Vec<&EdgeNetwork> = facts
+        .edges
+        .iter()
+        .filter_map(|id| plan.service(*id).edge.as_ref())
+        .collect();
+    if !edges.is_empty() {
+        rules.comment("Edge networks: the proxy opens connections to a routed service on its route ports, nothing else crosses them.");
+        // iptables matches every interface with this prefix when it ends in `+`.
+        let every_edge = format!("{EDGE_BRIDGE_PREFIX}+");
+        rules.docker(&format!(
+            "-i {every_edge} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+        ));
+        for edge in &edges {
+            for port in &edge.ports {
+                rules.docker(&format!(
+                    "-i {bridge} -o {bridge} -p tcp -m tcp --dport {port} -m conntrack --ctstate NEW -j ACCEPT",
+                    bridge = edge.bridge
+                ));
+            }
+        }
+        rules.docker(&format!("-i {every_edge} -j DROP"));
+        rules.docker(&format!("-o {every_edge} -j DROP"));
+    }
     rules.docker("-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN");
     rules.docker(&format!("-d {} -j DROP", family.metadata_address()));
     rules.docker("-i lo -o br+ -j RETURN");

@@ -36,16 +36,16 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
     }
     for (index, host) in model.hosts.iter().enumerate() {
         let host_plan = plan.host(HostId(index));
-        proxy::emit_proxy(model, host_plan, host, &mut artifacts);
+        proxy::emit_proxy(model, plan, host_plan, host, &mut artifacts);
         cloudflared::emit_cloudflared(host_plan, host, &mut artifacts);
-        firewall::emit_firewall(model, host, &mut artifacts);
+        firewall::emit_firewall(model, plan, host_plan, host, &mut artifacts);
         artifacts.insert(
             Layout::in_host(host, Layout::DAEMON_JSON),
             docker_daemon::daemon_json(host),
         );
         artifacts.insert(
             Layout::in_host(host, Layout::CLOUD_INIT),
-            cloud_init::cloud_init(model, host),
+            cloud_init::cloud_init(model, plan, host_plan, host),
         );
     }
     if let Some(gitops) = &model.gitops {
@@ -54,7 +54,7 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
             let host_model = &model.hosts[host.0];
             artifacts.insert(
                 Layout::in_host(host_model, Layout::DEPLOY_SCRIPT),
-                deploy_script::deploy_script(model, plan.host(host), host_model),
+                deploy_script::deploy_script(model, plan, plan.host(host), host_model),
             );
         }
     }

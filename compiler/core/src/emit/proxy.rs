@@ -1,24 +1,31 @@
-//! The proxy of a host. In: a host with a `proxy` and the stacks it fronts.
-//! Out: `hosts/<host>/proxy/compose.yaml` (Traefik and its Docker socket proxy,
-//! the only compose file with `ports`), `.env.example` for the secrets it
-//! mounts, and Traefik's static and dynamic configuration beside it.
+//! The proxy of a host. In: a host with a `proxy` and its plan. Out:
+//! `hosts/<host>/proxy/compose.yaml` (Traefik, and cloudflared when a tunnel
+//! fronts the host; the only compose file with `ports`), `.env.example` for the
+//! secrets it mounts, and Traefik's static and dynamic configuration beside it.
+//!
+//! Traefik has no Docker socket: its routes come from the file provider, and it
+//! reaches each routed service over that service's edge network by an alias.
 
 use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
+use super::cloudflared;
 use super::compose_file::*;
-use super::stack::{env_example, ingress_network};
+use super::stack::env_example;
 use super::traefik;
 use crate::model::{Certificates, Host, MiddlewareKind, Model};
-use crate::plan::{HostPlan, Layout};
+use crate::plan::{HostPlan, Layout, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, Plan};
 
-const SOCKET_PROXY_IMAGE: &str = "ghcr.io/tecnativa/docker-socket-proxy:v0.3.0";
-const SOCKET_NETWORK: &str = "docker-api";
 const ACME_VOLUME: &str = "letsencrypt";
+/// The proxy's own network: published ports, certificates, the tunnel's way out.
+const PUBLIC_NETWORK: &str = "public";
+/// A release of cloudflared, pinned: a tunnel should not change under a deploy.
+pub const CLOUDFLARED_IMAGE: &str = "cloudflare/cloudflared:2025.8.1";
 
 pub fn emit_proxy(
     model: &Model,
+    plan: &Plan,
     facts: &HostPlan,
     host: &Host,
     artifacts: &mut BTreeMap<String, String>,
@@ -26,14 +33,17 @@ pub fn emit_proxy(
     let Some(proxy) = &host.proxy else { return };
     let dir = Layout::in_host(host, Layout::PROXY_DIR);
     let dynamic = Layout::in_host(host, Layout::TRAEFIK_DYNAMIC_DIR);
-    let ingress_networks: Vec<String> = facts
-        .ingress_stacks
+    let edges: Vec<&crate::plan::EdgeNetwork> = facts
+        .edges
         .iter()
-        .map(|s| ingress_network(&model.stacks[s.0].name.value))
+        .filter_map(|id| plan.service(*id).edge.as_ref())
         .collect();
 
     let static_config = traefik::static_config(host, proxy);
     artifacts.insert(format!("{dynamic}/tls.yml"), traefik::tls_config(proxy));
+    if let Some(routes) = traefik::routes_config(model, plan, facts) {
+        artifacts.insert(format!("{dynamic}/routes.yml"), routes);
+    }
     if let Some(http) = traefik::http_config(model, facts, host, proxy) {
         artifacts.insert(format!("{dynamic}/http.yml"), http);
     }
@@ -74,18 +84,14 @@ pub fn emit_proxy(
     let mut traefik = ComposeService {
         image: image_reference(&proxy.image),
         restart: "unless-stopped".to_string(),
-        networks: std::iter::once(SOCKET_NETWORK.to_string())
-            .chain(ingress_networks.iter().cloned())
-            .collect(),
+        networks: ServiceNetworks::List(
+            std::iter::once(PUBLIC_NETWORK.to_string())
+                .chain(edges.iter().map(|e| e.name.clone()))
+                .collect(),
+        ),
         ports: published_ports(host),
         volumes,
         secrets: secrets.keys().cloned().collect(),
-        depends_on: IndexMap::from([(
-            "socket-proxy".to_string(),
-            ComposeDependency {
-                condition: "service_started",
-            },
-        )]),
         healthcheck: Some(ComposeHealthcheck {
             test: vec![
                 "CMD".to_string(),
@@ -100,28 +106,14 @@ pub fn emit_proxy(
         }),
         ..ComposeService::default()
     };
-    harden(&mut traefik, ["NET_BIND_SERVICE".to_string()]);
+    harden(&mut traefik, []);
     // Traefik reads its static configuration only at start: a change to it
     // must change the config hash so a rollout restarts Traefik.
     traefik.labels.insert(
         "infrac.static-config-hash".to_string(),
         short_hash(&static_config),
     );
-
-    // Traefik reads the Docker API through a proxy that only allows reading
-    // containers, so a compromised Traefik cannot drive the Docker daemon.
-    let mut socket_proxy = ComposeService {
-        image: SOCKET_PROXY_IMAGE.to_string(),
-        restart: "unless-stopped".to_string(),
-        networks: vec![SOCKET_NETWORK.to_string()],
-        environment: IndexMap::from([("CONTAINERS".to_string(), "1".to_string())]),
-        volumes: vec![read_only_bind(
-            "/var/run/docker.sock",
-            "/var/run/docker.sock",
-        )],
-        ..ComposeService::default()
-    };
-    harden(&mut socket_proxy, []);
+    add_config_hash(&mut traefik);
 
     let mut file = ComposeFile {
         name: format!("{}-proxy", host.name.value),
@@ -130,24 +122,26 @@ pub fn emit_proxy(
         volumes: IndexMap::new(),
         secrets,
     };
-    add_config_hash(&mut traefik);
-    add_config_hash(&mut socket_proxy);
     file.services.insert("traefik".to_string(), traefik);
-    file.services
-        .insert("socket-proxy".to_string(), socket_proxy);
+    if let Some(tunnel) = &host.tunnel {
+        let config = cloudflared::config(facts, host, tunnel);
+        file.services.insert(
+            "cloudflared".to_string(),
+            cloudflared_service(tunnel, &config),
+        );
+    }
     file.networks.insert(
-        SOCKET_NETWORK.to_string(),
+        PUBLIC_NETWORK.to_string(),
         ComposeNetwork {
             driver: Some("bridge"),
-            internal: true,
             ..ComposeNetwork::default()
         },
     );
-    for network in ingress_networks {
+    for edge in edges {
         file.networks.insert(
-            network.clone(),
+            edge.name.clone(),
             ComposeNetwork {
-                name: Some(network),
+                name: Some(edge.name.clone()),
                 external: true,
                 ..ComposeNetwork::default()
             },
@@ -171,6 +165,52 @@ pub fn emit_proxy(
     artifacts.insert(Layout::in_host(host, Layout::TRAEFIK_STATIC), static_config);
 }
 
+/// cloudflared in Traefik's network namespace: it reaches Traefik on the
+/// container's loopback, so no port is published and Traefik trusts the
+/// forwarded headers of loopback only. A changed config.yml changes the
+/// config hash, which makes Compose recreate the container on deploy.
+fn cloudflared_service(tunnel: &crate::model::Tunnel, config: &str) -> ComposeService {
+    let mut service = ComposeService {
+        image: CLOUDFLARED_IMAGE.to_string(),
+        command: Some(
+            [
+                "tunnel",
+                "--no-autoupdate",
+                "--config",
+                cloudflared::CONFIG_PATH,
+                "run",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        // The credentials file is root's and private (0600); root without any
+        // capability can read a file it owns and nothing else of note.
+        user: Some("0:0".to_string()),
+        restart: "unless-stopped".to_string(),
+        network_mode: Some("service:traefik".to_string()),
+        volumes: vec![
+            read_only_bind(
+                &format!("../{}/config.yml", Layout::CLOUDFLARED_DIR),
+                cloudflared::CONFIG_PATH,
+            ),
+            read_only_bind(&literal(&tunnel.credentials), cloudflared::CREDENTIALS_PATH),
+        ],
+        depends_on: IndexMap::from([(
+            "traefik".to_string(),
+            ComposeDependency {
+                condition: "service_healthy",
+            },
+        )]),
+        ..ComposeService::default()
+    };
+    harden(&mut service, []);
+    service
+        .labels
+        .insert("infrac.tunnel-config-hash".to_string(), short_hash(config));
+    add_config_hash(&mut service);
+    service
+}
+
 fn read_only_bind(source: &str, target: &str) -> ComposeMount {
     ComposeMount {
         kind: "bind",
@@ -180,23 +220,25 @@ fn read_only_bind(source: &str, target: &str) -> ComposeMount {
     }
 }
 
-/// 80 and 443. Behind a tunnel only cloudflared on the host connects, so they
-/// are bound to loopback; otherwise to every address, IPv6 too when the host has
-/// it (daemon.json binds unnamed addresses to loopback, so each is named).
+/// 80 and 443 on Traefik's unprivileged ports, on every address (IPv6 too when
+/// the host has it; daemon.json binds unnamed addresses to loopback, so each is
+/// named). Behind a tunnel nothing is published: cloudflared connects from
+/// inside Traefik's network namespace.
 fn published_ports(host: &Host) -> Vec<ComposePort> {
-    let addresses: &[&str] = if host.tunnel.is_some() {
-        &["127.0.0.1"]
-    } else if host.has_ipv6() {
+    if host.tunnel.is_some() {
+        return Vec::new();
+    }
+    let addresses: &[&str] = if host.has_ipv6() {
         &["0.0.0.0", "::"]
     } else {
         &["0.0.0.0"]
     };
-    [80, 443]
+    [(80, PROXY_HTTP_PORT), (443, PROXY_HTTPS_PORT)]
         .iter()
-        .flat_map(|port| {
+        .flat_map(|(published, target)| {
             addresses.iter().map(move |address| ComposePort {
-                target: *port,
-                published: port.to_string(),
+                target: *target,
+                published: published.to_string(),
                 host_ip: Some(address.to_string()),
                 protocol: "tcp",
             })

@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 
 use super::compose_file::*;
 use crate::model::{EnvValue, Model, Service, ServiceId, Stack, StackId, Tier};
-use crate::plan::{Layout, Plan, ServicePlan};
+use crate::plan::{EdgeNetwork, Layout, Plan, ServicePlan};
 use crate::values::Duration;
 
 /// Writes the stack's files into `artifacts`.
@@ -33,7 +33,7 @@ pub fn emit_stack(
         };
         file.services.insert(
             service.name.value.clone(),
-            compose_service(model, plan.service(id), stack, service, &mut variables),
+            compose_service(model, plan.service(id), service, &mut variables),
         );
         for volume in &service.volumes {
             file.volumes
@@ -41,9 +41,19 @@ pub fn emit_stack(
         }
     }
     file.volumes.sort_keys();
+    for (index, _) in stack.services.iter().enumerate() {
+        let id = ServiceId {
+            stack: stack_id,
+            index,
+        };
+        if let Some(edge) = &plan.service(id).edge {
+            file.networks.insert(edge.key.clone(), edge_network(edge));
+        }
+    }
     for tier in &plan.stack(stack_id).tiers {
-        file.networks
-            .insert(tier.as_str().to_string(), network(&stack.name.value, *tier));
+        if let Some(network) = tier_network(*tier) {
+            file.networks.insert(tier.as_str().to_string(), network);
+        }
     }
     artifacts.insert(
         Layout::in_stack(stack, Layout::COMPOSE_FILE),
@@ -55,25 +65,43 @@ pub fn emit_stack(
     );
 }
 
-/// The stack's network of a tier. `ingress` gets a fixed name so the proxy can
-/// join it and Traefik's labels can name it.
-fn network(stack: &str, tier: Tier) -> ComposeNetwork {
+/// A routed service's edge network: shared with the proxy only, no route out,
+/// no traffic between its members but what the host's firewall admits.
+fn edge_network(edge: &EdgeNetwork) -> ComposeNetwork {
     ComposeNetwork {
-        name: (tier == Tier::Ingress).then(|| ingress_network(stack)),
+        name: Some(edge.name.clone()),
         driver: Some("bridge"),
-        internal: tier == Tier::Internal,
+        internal: true,
         external: false,
+        driver_opts: IndexMap::from([
+            (BRIDGE_NAME, edge.bridge.clone()),
+            (BRIDGE_ICC, "false".to_string()),
+        ]),
     }
 }
 
-pub fn ingress_network(stack: &str) -> String {
-    format!("{stack}_ingress")
+/// The stack's network of a tier. `ingress` has none of its own: each routed
+/// service gets an edge network. `internal` has no route out; on `egress` the
+/// services reach the internet but not each other.
+fn tier_network(tier: Tier) -> Option<ComposeNetwork> {
+    match tier {
+        Tier::Ingress => None,
+        Tier::Internal => Some(ComposeNetwork {
+            driver: Some("bridge"),
+            internal: true,
+            ..ComposeNetwork::default()
+        }),
+        Tier::Egress => Some(ComposeNetwork {
+            driver: Some("bridge"),
+            driver_opts: IndexMap::from([(BRIDGE_ICC, "false".to_string())]),
+            ..ComposeNetwork::default()
+        }),
+    }
 }
 
 fn compose_service(
     model: &Model,
     facts: &ServicePlan,
-    stack: &Stack,
     service: &Service,
     variables: &mut BTreeMap<String, String>,
 ) -> ComposeService {
@@ -88,11 +116,7 @@ fn compose_service(
             .restart
             .map(|r| r.as_str().to_string())
             .unwrap_or_default(),
-        networks: Tier::ALL
-            .into_iter()
-            .filter(|t| service.on(*t))
-            .map(|t| t.as_str().to_string())
-            .collect(),
+        networks: service_networks(facts, service),
         ..ComposeService::default()
     };
     for env in &service.env {
@@ -159,7 +183,6 @@ fn compose_service(
     } else {
         compose.cap_add = facts.capabilities.clone();
     }
-    compose.labels = route_labels(model, facts, stack);
     for (key, value) in &service.labels {
         compose.labels.insert(key.value.clone(), literal(value));
     }
@@ -167,46 +190,26 @@ fn compose_service(
     compose
 }
 
-/// Traefik labels for the service's routers (names from the plan: stack and
-/// service joined with `_`, which no DNS label contains, so they never collide).
-fn route_labels(model: &Model, facts: &ServicePlan, stack: &Stack) -> IndexMap<String, String> {
-    let mut labels = IndexMap::new();
-    if facts.routers.is_empty() {
-        return labels;
+/// The service's networks: its edge network (with the alias the proxy uses),
+/// then `internal` and `egress` when it is on them.
+fn service_networks(facts: &ServicePlan, service: &Service) -> ServiceNetworks {
+    let tiers = [Tier::Internal, Tier::Egress]
+        .into_iter()
+        .filter(|t| service.on(*t))
+        .map(|t| t.as_str().to_string());
+    match &facts.edge {
+        None => ServiceNetworks::List(tiers.collect()),
+        Some(edge) => ServiceNetworks::Map(
+            std::iter::once((
+                edge.key.clone(),
+                NetworkAttachment {
+                    aliases: vec![edge.alias.clone()],
+                },
+            ))
+            .chain(tiers.map(|t| (t, NetworkAttachment::default())))
+            .collect(),
+        ),
     }
-    labels.insert("traefik.enable".to_string(), "true".to_string());
-    labels.insert(
-        "traefik.docker.network".to_string(),
-        ingress_network(&stack.name.value),
-    );
-    for router in &facts.routers {
-        let name = &router.name;
-        let prefix = format!("traefik.http.routers.{name}");
-        labels.insert(format!("{prefix}.rule"), router.rule.clone());
-        labels.insert(
-            format!("{prefix}.entrypoints"),
-            router.entrypoint.to_string(),
-        );
-        labels.insert(format!("{prefix}.tls"), "true".to_string());
-        if let Some(resolver) = router.cert_resolver {
-            labels.insert(format!("{prefix}.tls.certresolver"), resolver.to_string());
-        }
-        let middlewares: Vec<String> = router
-            .middlewares
-            .iter()
-            .map(|m| format!("{}@file", model.middlewares[m.0].name.value))
-            .collect();
-        if !middlewares.is_empty() {
-            labels.insert(format!("{prefix}.middlewares"), middlewares.join(","));
-        }
-        labels.insert(format!("{prefix}.service"), name.clone());
-        let server = format!("traefik.http.services.{name}.loadbalancer.server");
-        labels.insert(format!("{server}.port"), router.port.to_string());
-        if router.scheme != "http" {
-            labels.insert(format!("{server}.scheme"), router.scheme.to_string());
-        }
-    }
-    labels
 }
 
 fn compose_duration(duration: &Duration) -> String {

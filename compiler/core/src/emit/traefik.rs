@@ -1,8 +1,8 @@
-//! Traefik's own configuration. In: a host with a `proxy`, the middlewares its
-//! routes use. Out: `hosts/<host>/proxy/traefik.yml` (static: entry points, the
-//! Docker provider through the socket proxy, the file provider, certificate
-//! resolvers, access log) and `hosts/<host>/proxy/dynamic/*.yml` (TLS options and
-//! certificates, middlewares, the dashboard's router).
+//! Traefik's own configuration. In: a host with a `proxy` and its plan. Out:
+//! `hosts/<host>/proxy/traefik.yml` (static: entry points, the file provider,
+//! certificate resolvers, access log) and `hosts/<host>/proxy/dynamic/*.yml`
+//! (TLS options and certificates, the routers and their servers, middlewares,
+//! the dashboard's router). Traefik has no Docker provider and no socket.
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::compose_file::{GENERATED_HEADER, to_yaml};
 use crate::analyse::plan::{CERT_RESOLVER, SECURE_ENTRY_POINT};
 use crate::model::{AcmeChallenge, Certificates, Headers, Host, MiddlewareKind, Model, Proxy};
-use crate::plan::HostPlan;
+use crate::plan::{HostPlan, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, PROXY_PING_PORT, Plan};
 
 /// Where the compose file mounts what this module writes.
 pub const STATIC_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
@@ -18,8 +18,6 @@ pub const DYNAMIC_DIR: &str = "/etc/traefik/dynamic";
 pub const ACME_STORAGE_DIR: &str = "/letsencrypt";
 pub const CERT_FILE: &str = "/certs/origin.pem";
 pub const KEY_FILE: &str = "/certs/origin.key";
-/// The socket proxy's Docker API, on a network only Traefik shares with it.
-pub const DOCKER_ENDPOINT: &str = "tcp://socket-proxy:2375";
 
 /// Forward secrecy and AEAD only (TLS 1.2); TLS 1.3 suites are not configurable.
 const CIPHER_SUITES: [&str; 6] = [
@@ -31,15 +29,10 @@ const CIPHER_SUITES: [&str; 6] = [
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 ];
 
-/// Behind a tunnel the proxy's ports are bound to loopback, so whoever connects
-/// is cloudflared (through Docker's gateway): its `X-Forwarded-For` is trusted.
-const TUNNEL_TRUSTED_IPS: [&str; 5] = [
-    "127.0.0.1/32",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-];
+/// Behind a tunnel only cloudflared, in Traefik's own network namespace,
+/// connects from loopback: its `X-Forwarded-For` is trusted, nobody else's.
+const TUNNEL_TRUSTED_IPS: [&str; 2] = ["127.0.0.1/32", "::1/128"];
+const PING_ENTRY_POINT: &str = "ping";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,7 +43,7 @@ struct StaticConfig {
     access_log: Option<AccessLogConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api: Option<Api>,
-    ping: Empty,
+    ping: Ping,
     entry_points: IndexMap<&'static str, EntryPoint>,
     providers: Providers,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
@@ -91,8 +84,14 @@ struct Empty {}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
+struct Ping {
+    entry_point: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct EntryPoint {
-    address: &'static str,
+    address: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<EntryPointHttp>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,15 +124,7 @@ struct ForwardedHeaders {
 
 #[derive(Serialize)]
 struct Providers {
-    docker: DockerProvider,
     file: FileProvider,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DockerProvider {
-    endpoint: &'static str,
-    exposed_by_default: bool,
 }
 
 #[derive(Serialize)]
@@ -170,7 +161,7 @@ pub fn static_config(host: &Host, proxy: &Proxy) -> String {
     entry_points.insert(
         "web",
         EntryPoint {
-            address: ":80",
+            address: format!(":{PROXY_HTTP_PORT}"),
             http: Some(EntryPointHttp {
                 redirections: Redirections {
                     entry_point: RedirectEntryPoint {
@@ -186,11 +177,19 @@ pub fn static_config(host: &Host, proxy: &Proxy) -> String {
     entry_points.insert(
         SECURE_ENTRY_POINT,
         EntryPoint {
-            address: ":443",
+            address: format!(":{PROXY_HTTPS_PORT}"),
             http: None,
             forwarded_headers: host.tunnel.as_ref().map(|_| ForwardedHeaders {
                 trusted_ips: TUNNEL_TRUSTED_IPS.to_vec(),
             }),
+        },
+    );
+    entry_points.insert(
+        PING_ENTRY_POINT,
+        EntryPoint {
+            address: format!("127.0.0.1:{PROXY_PING_PORT}"),
+            http: None,
+            forwarded_headers: None,
         },
     );
     let mut certificates_resolvers = IndexMap::new();
@@ -223,13 +222,11 @@ pub fn static_config(host: &Host, proxy: &Proxy) -> String {
             }),
         }),
         api: proxy.dashboard.as_ref().map(|_| Api { dashboard: true }),
-        ping: Empty::default(),
+        ping: Ping {
+            entry_point: PING_ENTRY_POINT,
+        },
         entry_points,
         providers: Providers {
-            docker: DockerProvider {
-                endpoint: DOCKER_ENDPOINT,
-                exposed_by_default: false,
-            },
             file: FileProvider {
                 directory: DYNAMIC_DIR,
                 watch: true,
@@ -309,6 +306,78 @@ pub fn tls_config(proxy: &Proxy) -> String {
 }
 
 #[derive(Serialize)]
+struct RoutesFile {
+    http: Routes,
+}
+
+#[derive(Serialize)]
+struct Routes {
+    routers: IndexMap<String, Router>,
+    services: IndexMap<String, LoadBalancedService>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoadBalancedService {
+    load_balancer: LoadBalancer,
+}
+
+#[derive(Serialize)]
+struct LoadBalancer {
+    servers: Vec<Server>,
+}
+
+#[derive(Serialize)]
+struct Server {
+    url: String,
+}
+
+/// The routers of the host's routes and their services: each server is the
+/// routed service's alias on its edge network. `None` without routes.
+pub fn routes_config(model: &Model, plan: &Plan, facts: &HostPlan) -> Option<String> {
+    if facts.routers.is_empty() {
+        return None;
+    }
+    let mut routers = IndexMap::new();
+    let mut services = IndexMap::new();
+    for router in &facts.routers {
+        let Some(edge) = &plan.service(router.service).edge else {
+            continue;
+        };
+        routers.insert(
+            router.name.clone(),
+            Router {
+                rule: router.rule.clone(),
+                entry_points: vec![router.entrypoint],
+                service: router.name.clone(),
+                middlewares: router
+                    .middlewares
+                    .iter()
+                    .map(|m| model.middlewares[m.0].name.value.clone())
+                    .collect(),
+                tls: RouterTls {
+                    cert_resolver: router.cert_resolver,
+                },
+            },
+        );
+        services.insert(
+            router.name.clone(),
+            LoadBalancedService {
+                load_balancer: LoadBalancer {
+                    servers: vec![Server {
+                        url: format!("{}://{}:{}", router.scheme, edge.alias, router.port),
+                    }],
+                },
+            },
+        );
+    }
+    let file = RoutesFile {
+        http: Routes { routers, services },
+    };
+    Some(format!("{GENERATED_HEADER}{}", to_yaml(&file)))
+}
+
+#[derive(Serialize)]
 struct HttpFile {
     http: Http,
 }
@@ -316,7 +385,7 @@ struct HttpFile {
 #[derive(Serialize)]
 struct Http {
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
-    routers: IndexMap<&'static str, Router>,
+    routers: IndexMap<String, Router>,
     #[serde(skip_serializing_if = "IndexMap::is_empty")]
     middlewares: IndexMap<String, MiddlewareConfig>,
 }
@@ -326,7 +395,7 @@ struct Http {
 struct Router {
     rule: String,
     entry_points: Vec<&'static str>,
-    service: &'static str,
+    service: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     middlewares: Vec<String>,
     tls: RouterTls,
@@ -366,10 +435,19 @@ struct HeadersConfig {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct RateLimitConfig {
     average: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     burst: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_criterion: Option<SourceCriterion>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceCriterion {
+    ip_strategy: IpStrategy,
 }
 
 #[derive(Serialize)]
@@ -402,11 +480,11 @@ pub fn http_config(model: &Model, facts: &HostPlan, host: &Host, proxy: &Proxy) 
     let mut routers = IndexMap::new();
     if let Some(dashboard) = &proxy.dashboard {
         routers.insert(
-            "dashboard",
+            "dashboard".to_string(),
             Router {
                 rule: format!("Host(`{}`)", dashboard.hostname.value),
                 entry_points: vec![SECURE_ENTRY_POINT],
-                service: "api@internal",
+                service: "api@internal".to_string(),
                 middlewares: dashboard
                     .middleware
                     .iter()
@@ -450,6 +528,11 @@ fn middleware_config(
             MiddlewareConfig::RateLimit(RateLimitConfig {
                 average: *average,
                 burst: *burst,
+                // Behind a tunnel every request comes from cloudflared: count
+                // per client, as cloudflared appends it to X-Forwarded-For.
+                source_criterion: host.tunnel.as_ref().map(|_| SourceCriterion {
+                    ip_strategy: IpStrategy { depth: 1 },
+                }),
             })
         }
         MiddlewareKind::IpAllow(ranges) => MiddlewareConfig::IpAllowList(IpAllowListConfig {

@@ -53,6 +53,25 @@ pub struct ServicePlan {
     pub capabilities: Vec<String>,
     /// The service's routers, in the order of its `route` nodes.
     pub routers: Vec<Router>,
+    /// How the proxy reaches a routed service on a Docker host.
+    pub edge: Option<EdgeNetwork>,
+}
+
+/// The network that carries a routed service's `Route` flows on a Docker host:
+/// only the proxy and that service are on it, and the host's firewall lets new
+/// connections across it only to the route ports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EdgeNetwork {
+    /// The network's key in the stack's compose file: `ingress-<service>`.
+    pub key: String,
+    /// Its Docker name: `<stack>_ingress-<service>`.
+    pub name: String,
+    /// The Linux bridge's name (at most 15 characters), which the firewall matches.
+    pub bridge: String,
+    /// The DNS name the proxy uses for the service: `<stack>-<service>`.
+    pub alias: String,
+    /// The route ports, sorted.
+    pub ports: Vec<u16>,
 }
 
 /// One route as the proxy serves it.
@@ -82,12 +101,24 @@ pub struct StackPlan {
     pub tiers: Vec<Tier>,
 }
 
+/// The ports Traefik listens on inside its container. They are above 1024, so
+/// Traefik needs no capability, and no route may use them, so a service on an
+/// edge network can never reach the proxy.
+pub const PROXY_HTTP_PORT: u16 = 10080;
+pub const PROXY_HTTPS_PORT: u16 = 10443;
+/// The ping entry point, bound to the container's loopback for its healthcheck.
+pub const PROXY_PING_PORT: u16 = 10082;
+pub const PROXY_PORTS: [u16; 3] = [PROXY_HTTP_PORT, PROXY_HTTPS_PORT, PROXY_PING_PORT];
+
+/// Every edge network's bridge name starts with this (a hash follows).
+pub const EDGE_BRIDGE_PREFIX: &str = "infr-";
+
 #[derive(Clone, Debug, Default)]
 pub struct HostPlan {
     /// The stacks that run on the host, in source order.
     pub stacks: Vec<StackId>,
-    /// Stacks with a service on `ingress`: the proxy joins their ingress network.
-    pub ingress_stacks: Vec<StackId>,
+    /// The routed services of the host's stacks, whose edge networks the proxy joins.
+    pub edges: Vec<ServiceId>,
     /// Every router the proxy serves, in source order.
     pub routers: Vec<Router>,
     /// The middlewares the host's routes and dashboard use, in declaration order.
@@ -159,8 +190,10 @@ pub enum FlowKind {
     Route,
     /// A service on `egress` opens connections to the internet.
     Egress,
-    /// Clients reach the proxy's entry points (directly, or through a tunnel).
+    /// Clients reach the proxy's published entry points.
     Entry,
+    /// Clients reach the proxy through a Cloudflare Tunnel (no published port).
+    Tunnel,
     /// The proxy itself reaches the internet (certificates, the tunnel's edge).
     ProxyEgress,
 }
@@ -172,6 +205,7 @@ impl FlowKind {
             FlowKind::Route => "route",
             FlowKind::Egress => "egress",
             FlowKind::Entry => "entry",
+            FlowKind::Tunnel => "tunnel",
             FlowKind::ProxyEgress => "proxy-egress",
         }
     }

@@ -32,32 +32,36 @@ proxy=$(docker compose -f "$proxy_file" ps -q traefik)
 # Idempotent: a proxy recreated by hand may have lost a network.
 joined=$(docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy")
 case "$joined" in
-    *'"media_ingress"'*) ;;
-    *) docker network connect media_ingress "$proxy" ;;
+    *'"media_ingress-jellyfin"'*) ;;
+    *) docker network connect media_ingress-jellyfin "$proxy" ;;
 esac
 case "$joined" in
-    *'"cloud_ingress"'*) ;;
-    *) docker network connect cloud_ingress "$proxy" ;;
+    *'"cloud_ingress-nextcloud"'*) ;;
+    *) docker network connect cloud_ingress-nextcloud "$proxy" ;;
 esac
 case "$joined" in
-    *'"git_ingress"'*) ;;
-    *) docker network connect git_ingress "$proxy" ;;
+    *'"git_ingress-gitea"'*) ;;
+    *) docker network connect git_ingress-gitea "$proxy" ;;
 esac
 case "$joined" in
-    *'"vault_ingress"'*) ;;
-    *) docker network connect vault_ingress "$proxy" ;;
+    *'"vault_ingress-vaultwarden"'*) ;;
+    *) docker network connect vault_ingress-vaultwarden "$proxy" ;;
 esac
 case "$joined" in
-    *'"documents_ingress"'*) ;;
-    *) docker network connect documents_ingress "$proxy" ;;
+    *'"documents_ingress-paperless"'*) ;;
+    *) docker network connect documents_ingress-paperless "$proxy" ;;
 esac
 case "$joined" in
-    *'"status_ingress"'*) ;;
-    *) docker network connect status_ingress "$proxy" ;;
+    *'"status_ingress-uptime-kuma"'*) ;;
+    *) docker network connect status_ingress-uptime-kuma "$proxy" ;;
 esac
 case "$joined" in
-    *'"automation_ingress"'*) ;;
-    *) docker network connect automation_ingress "$proxy" ;;
+    *'"automation_ingress-home-assistant"'*) ;;
+    *) docker network connect automation_ingress-home-assistant "$proxy" ;;
+esac
+case "$joined" in
+    *'"automation_ingress-node-red"'*) ;;
+    *) docker network connect automation_ingress-node-red "$proxy" ;;
 esac
 
 # Stacks of an earlier deploy that are no longer in the source.

@@ -28,16 +28,16 @@ proxy=$(docker compose -f "$proxy_file" ps -q traefik)
 # Idempotent: a proxy recreated by hand may have lost a network.
 joined=$(docker inspect -f '{{json .NetworkSettings.Networks}}' "$proxy")
 case "$joined" in
-    *'"blog_ingress"'*) ;;
-    *) docker network connect blog_ingress "$proxy" ;;
+    *'"blog_ingress-web"'*) ;;
+    *) docker network connect blog_ingress-web "$proxy" ;;
 esac
 case "$joined" in
-    *'"shop_ingress"'*) ;;
-    *) docker network connect shop_ingress "$proxy" ;;
+    *'"shop_ingress-web"'*) ;;
+    *) docker network connect shop_ingress-web "$proxy" ;;
 esac
 case "$joined" in
-    *'"analytics_ingress"'*) ;;
-    *) docker network connect analytics_ingress "$proxy" ;;
+    *'"analytics_ingress-plausible"'*) ;;
+    *) docker network connect analytics_ingress-plausible "$proxy" ;;
 esac
 
 # Stacks of an earlier deploy that are no longer in the source.
