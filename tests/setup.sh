@@ -5,7 +5,8 @@
 # - Debian's iptables, iproute2, cloud-init, shellcheck and graphviz onto the system (needs root);
 # - npm's mermaid (the real parser of graph.mmd) into .tools/node;
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
-#   starts and the host's firewall is left alone.
+#   starts and the host's firewall is left alone; and a whole engine (dockerd,
+#   containerd, runc, busybox) unpacked into .tools/engine for the enforcement test.
 # Idempotent: a second run only checks what is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,6 +68,28 @@ if [ ! -x "$tools/dockerd/usr/sbin/dockerd" ]; then
   rm -rf "$tools/dockerd.partial"
   dpkg-deb -x "$download"/docker.io_*.deb "$tools/dockerd.partial"
   mv "$tools/dockerd.partial" "$tools/dockerd"
+  rm -rf "$download"
+fi
+
+# A Docker engine for the enforcement test, from Debian's packages, only
+# unpacked: dockerd, containerd, runc and the docker CLI, plus busybox for the
+# stub image. The test starts them inside a network namespace of its own.
+if [ ! -x "$tools/engine/usr/sbin/dockerd" ] || [ ! -x "$tools/engine/bin/busybox" ]; then
+  download=$(mktemp -d)
+  chmod 777 "$download"
+  engine_packages="docker.io containerd runc busybox"
+  # shellcheck disable=SC2086
+  if ! (cd "$download" && apt-get download $engine_packages >/dev/null 2>&1); then
+    apt_update
+    # shellcheck disable=SC2086
+    (cd "$download" && apt-get download $engine_packages >/dev/null)
+  fi
+  rm -rf "$tools/engine.partial"
+  for deb in "$download"/*.deb; do
+    dpkg-deb -x "$deb" "$tools/engine.partial"
+  done
+  rm -rf "$tools/engine"
+  mv "$tools/engine.partial" "$tools/engine"
   rm -rf "$download"
 fi
 
