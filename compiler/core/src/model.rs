@@ -10,7 +10,9 @@ use crate::source::{Span, Spanned};
 use crate::values::{Duration, ImageRef};
 
 /// The language's enumerations, generated from the schema.
-pub use crate::schema::keys::{AcmeChallenge, Protocol, RestartPolicy, Role, RouteProtocol, Tier};
+pub use crate::schema::keys::{
+    AcmeChallenge, Os, Protocol, RestartPolicy, Role, RouteProtocol, Tier,
+};
 
 /// A name that refers to a declaration of another node; `target` is set by `resolve`.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +50,7 @@ pub struct Model {
     pub secrets: Vec<Secret>,
     pub cidr_sets: Vec<CidrSet>,
     pub middlewares: Vec<Middleware>,
+    pub registries: Vec<Registry>,
     pub hosts: Vec<Host>,
     pub stacks: Vec<Stack>,
     pub gitops: Option<Gitops>,
@@ -156,6 +159,8 @@ impl AddressSource {
 #[derive(Clone, Debug)]
 pub struct Host {
     pub name: Spanned<String>,
+    /// `None` only when it was not written or invalid (reported).
+    pub os: Option<Os>,
     pub addresses: Vec<Spanned<IpAddr>>,
     pub interface: Option<String>,
     pub ssh: Ssh,
@@ -184,6 +189,8 @@ pub struct Ssh {
     pub port: u16,
     /// `None`: from anywhere.
     pub allow_from: Option<AddressSource>,
+    /// Networks whose connections skip the rate limit.
+    pub management: Option<AddressSource>,
     pub declared: bool,
     pub span: Span,
 }
@@ -203,7 +210,9 @@ pub struct Firewall {
 
 #[derive(Clone, Debug)]
 pub struct Allow {
-    pub port: PortMatch,
+    pub protocol: Protocol,
+    /// `None`: every port of the protocol.
+    pub port: Option<u16>,
     /// `None`: from anywhere.
     pub from: Option<AddressSource>,
     pub span: Span,
@@ -214,6 +223,15 @@ pub struct User {
     pub name: Spanned<String>,
     pub ssh_key: String,
     pub sudo: bool,
+    pub docker: bool,
+}
+
+/// A private registry the deploys log in to.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    pub host: Spanned<String>,
+    pub username: String,
+    pub password: Reference<SecretId>,
 }
 
 #[derive(Clone, Debug)]
@@ -391,10 +409,18 @@ pub struct BindMount {
 /// Workflows for a GitHub repository holding the sources.
 #[derive(Clone, Debug)]
 pub struct Gitops {
+    /// Where the workflows build infrac from; `None` when missing (reported).
+    pub infrac: Option<InfracSource>,
     pub branch: String,
     pub deploys: Vec<Deploy>,
     pub review: Option<Review>,
     pub actions: Vec<ActionPin>,
+}
+
+#[derive(Clone, Debug)]
+pub struct InfracSource {
+    pub git: String,
+    pub rev: String,
 }
 
 #[derive(Clone, Debug)]

@@ -25,14 +25,23 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
             secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
         }
     }
+    for registry in &mut model.registries {
+        let secret = &mut registry.password;
+        secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+    }
     let hosts = index_names("host", model.hosts.iter().map(|h| &h.name), diagnostics);
     for host in &mut model.hosts {
-        let sources = host.ssh.allow_from.iter_mut().chain(
-            host.firewall
-                .allows
-                .iter_mut()
-                .filter_map(|a| a.from.as_mut()),
-        );
+        let sources = host
+            .ssh
+            .allow_from
+            .iter_mut()
+            .chain(host.ssh.management.iter_mut())
+            .chain(
+                host.firewall
+                    .allows
+                    .iter_mut()
+                    .filter_map(|a| a.from.as_mut()),
+            );
         for source in sources {
             if let AddressSource::Set(set) = source {
                 set.target = lookup("cidr-set", &set.name, &cidr_sets, diagnostics).map(CidrSetId);

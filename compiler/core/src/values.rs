@@ -214,6 +214,8 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::StatusRange => check_status_range(s).map(|()| string()),
         ValueType::GitRef => check_git_ref(s).map(|()| string()),
         ValueType::RunnerLabel => check_runner_label(s).map(|()| string()),
+        ValueType::GitUrl => check_git_url(s).map(|()| string()),
+        ValueType::Username => check_username(s).map(|()| string()),
         ValueType::CommitSha => check_commit_sha(s).map(|()| string()),
         ValueType::ActionName => check_action_name(s).map(|()| string()),
         ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
@@ -569,6 +571,43 @@ pub fn check_runner_label(s: &str) -> Result<(), Invalid> {
     }
 }
 
+/// An HTTPS URL of a git repository, one shell word: `https://host/path`.
+pub fn check_git_url(s: &str) -> Result<(), Invalid> {
+    let valid = s.strip_prefix("https://").is_some_and(|rest| {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        check_hostname(host).is_ok()
+            && !path.is_empty()
+            && path
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '~'))
+            && !path.contains("..")
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(
+            invalid(format!("`{s}` is not an HTTPS git URL infrac accepts")).help(
+                "write `https://host/owner/repo` with letters, digits, `.`, `_`, `-`, `~` and `/`",
+            ),
+        )
+    }
+}
+
+/// A registry user name.
+pub fn check_username(s: &str) -> Result<(), Invalid> {
+    let valid = !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && !s.starts_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a user name infrac accepts"))
+            .help("use letters, digits, `.`, `_`, `-` and `@`"))
+    }
+}
+
 pub fn check_git_ref(s: &str) -> Result<(), Invalid> {
     let valid = !s.is_empty()
         && s.chars().all(is_word_char)
@@ -687,6 +726,8 @@ pub fn check_ssh_key(s: &str) -> Result<(), Invalid> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageRef {
     pub reference: String,
+    /// The registry's host (and port) when the reference names one, e.g. `ghcr.io`.
+    pub registry: Option<String>,
     /// The path without registry, e.g. `acme/blog` or `postgres`.
     pub path: String,
     pub tag: Option<String>,
@@ -697,6 +738,11 @@ impl ImageRef {
     /// The last path component: `postgres` for `docker.io/library/postgres:16`.
     pub fn base_name(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or(&self.path)
+    }
+
+    /// The registry the image is pulled from, when the reference names one.
+    pub fn registry(&self) -> Option<&str> {
+        self.registry.as_deref()
     }
 }
 
@@ -740,8 +786,10 @@ pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
     let mut components: Vec<&str> = name.split('/').collect();
     let has_registry = components.len() > 1
         && (components[0].contains(['.', ':']) || components[0] == "localhost");
+    let mut registry_host = None;
     if has_registry {
         let registry = components.remove(0);
+        registry_host = Some(registry.to_string());
         if !registry
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | ':'))
@@ -764,6 +812,7 @@ pub fn parse_image(s: &str) -> Result<ImageRef, Invalid> {
     }
     Ok(ImageRef {
         reference: s.to_string(),
+        registry: registry_host,
         path: components.join("/"),
         tag: tag.map(str::to_string),
         digest,

@@ -215,6 +215,7 @@ fn check(path: &Path, format: Format, deny_warnings: bool, fix: FixMode) -> Exit
         Format::Sarif => print_out(&render::render_sarif(
             &compilation.sources,
             &compilation.diagnostics,
+            render::docs_url(&compilation.model).as_deref(),
         )),
         Format::Github => print_out(&render::render_github(
             &compilation.sources,

@@ -35,12 +35,12 @@ fn check_user(host: &Host, deploy: &Deploy, diagnostics: &mut Diagnostics) {
         return;
     }
     match host.users.iter().find(|u| u.name.value == user.value) {
-        Some(declared) if declared.sudo => {}
+        Some(declared) if declared.sudo && declared.docker => {}
         found => {
-            let why = if found.is_some() {
-                "has no sudo"
-            } else {
-                "is not a `user` of the host"
+            let why = match found {
+                Some(declared) if !declared.sudo => "has no sudo",
+                Some(_) => "is not in the `docker` group",
+                None => "is not a `user` of the host",
             };
             diagnostics.push(
                 Diagnostic::new(
@@ -50,7 +50,7 @@ fn check_user(host: &Host, deploy: &Deploy, diagnostics: &mut Diagnostics) {
                     "logs in as this user",
                 )
                 .with_help(format!(
-                    "the deploy applies the firewall with sudo and runs Docker: declare `user \"{}\" ssh-key=\"…\" sudo=#true` on host `{}`",
+                    "the deploy applies the firewall with sudo and runs Docker: declare `user \"{}\" ssh-key=\"…\" sudo=#true docker=#true` on host `{}`",
                     user.value, host.name.value
                 )),
             );

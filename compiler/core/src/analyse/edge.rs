@@ -88,7 +88,7 @@ fn check_acme_reachable(host: &Host, diagnostics: &mut Diagnostics) {
             .firewall
             .allows
             .iter()
-            .any(|a| a.port.protocol == Protocol::Tcp && a.port.port == port);
+            .any(|a| a.protocol == Protocol::Tcp && a.port == Some(port));
         (!opened).then(|| {
             (
                 host.name.span,

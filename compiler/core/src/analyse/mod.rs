@@ -14,6 +14,7 @@ mod literal_secrets;
 mod middlewares;
 pub mod plan;
 mod ports;
+mod projects;
 mod routes;
 mod rule_sources;
 
@@ -24,6 +25,7 @@ use crate::plan::Plan;
 pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     let plan = plan::build_plan(model);
     ports::check_no_published_ports(model, diagnostics);
+    projects::check_project_names(model, diagnostics);
     routes::check_routes(model, &plan, diagnostics);
     datastores::check_datastores_internal(model, &plan, diagnostics);
     dependencies::check_dependencies(model, &plan, diagnostics);

@@ -1,7 +1,8 @@
 //! The sources of a host's rules fit the host: a rule whose networks are all of
 //! an address family the host has no address in can never match (E202); SSH
 //! that no client could reach locks the operator out (E203); SSH open to the
-//! whole internet is a warning (W201).
+//! whole internet is a warning (W201); an `allow` of every port needs a source
+//! (E205).
 
 use ipnet::IpNet;
 
@@ -12,6 +13,17 @@ pub fn check_rule_sources(model: &Model, diagnostics: &mut Diagnostics) {
     for host in &model.hosts {
         check_ssh(model, host, diagnostics);
         for allow in &host.firewall.allows {
+            if allow.port.is_none() && allow.from.is_none() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E205,
+                        format!("`allow \"{}\"` opens every port to everyone", allow.protocol.as_str()),
+                        allow.span,
+                        "no port and no `from`",
+                    )
+                    .with_help("name the port (`allow \"tcp\" 443`) or the networks that may use every port (`from=\"office\"`)"),
+                );
+            }
             let Some(source) = &allow.from else { continue };
             // A set whose every entry was invalid has nothing left to judge.
             let Some(networks) = model.networks_of(source).filter(|n| !n.is_empty()) else {

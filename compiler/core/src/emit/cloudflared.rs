@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
+use super::shell::shell_quote;
 use crate::model::{Certificates, Host, Tunnel};
 use crate::plan::{HostPlan, Layout, PROXY_HTTPS_PORT};
 
@@ -113,20 +114,4 @@ fn dns_routes(tunnel: &Tunnel, hostnames: &[String]) -> String {
         ));
     }
     script
-}
-
-/// One shell word, whatever the text: single quotes, with `'` written `'\''`.
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_quote;
-
-    #[test]
-    fn quotes_any_text_as_one_word() {
-        assert_eq!(shell_quote("a.example"), "'a.example'");
-        assert_eq!(shell_quote("it's $(x)"), r"'it'\''s $(x)'");
-    }
 }

@@ -1,15 +1,19 @@
 //! Docker's daemon configuration. In: one host of the model. Out:
-//! `hosts/<host>/docker/daemon.json`: no inter-container traffic on the default
-//! bridge, no userland proxy (published ports go through iptables, where
-//! DOCKER-USER sees them), ports bound to loopback unless a compose file says
-//! otherwise, no privilege escalation, rotated logs, IPv6 when the host has it.
+//! `hosts/<host>/docker/daemon.json`, with only keys that have an effect:
+//! - `icc: false` — no traffic between containers on the default bridge
+//!   (`docker run` without a network); infrac's own networks set it per network;
+//! - `ip: 127.0.0.1` — a port published without an address binds to loopback;
+//! - `userland-proxy: false` — published ports go through iptables, where
+//!   DOCKER-USER sees them (and Docker turns bridge netfilter on);
+//! - `no-new-privileges`, `live-restore`, rotated json-file logs, address pools.
+//!
+//! No daemon-wide `ipv6`: it only concerns the default bridge, and with it
+//! dockerd turns IPv6 forwarding on, after which the kernel ignores router
+//! advertisements and a SLAAC host loses its IPv6 default route (moby#43466).
 
 use serde::Serialize;
 
 use crate::model::Host;
-
-/// The default bridge's IPv6 network: a unique local range no public route reaches.
-const DEFAULT_BRIDGE_IPV6: &str = "fd00:d0c::/64";
 
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -18,10 +22,6 @@ struct DaemonConfig {
     default_address_pools: Vec<AddressPool>,
     icc: bool,
     ip: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ipv6: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none", rename = "fixed-cidr-v6")]
-    fixed_cidr_v6: Option<&'static str>,
     live_restore: bool,
     log_driver: &'static str,
     log_opts: LogOptions,
@@ -43,7 +43,6 @@ struct LogOptions {
 }
 
 pub fn daemon_json(host: &Host) -> String {
-    let ipv6 = host.has_ipv6();
     let config = DaemonConfig {
         default_address_pools: host
             .address_pools
@@ -55,8 +54,6 @@ pub fn daemon_json(host: &Host) -> String {
             .collect(),
         icc: false,
         ip: "127.0.0.1",
-        ipv6: ipv6.then_some(true),
-        fixed_cidr_v6: ipv6.then_some(DEFAULT_BRIDGE_IPV6),
         live_restore: true,
         log_driver: "json-file",
         log_opts: LogOptions {

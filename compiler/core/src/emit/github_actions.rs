@@ -20,6 +20,11 @@ const CHECKOUT: (&str, &str, &str) = (
     "08c6903cd8c0fde910a37f88322edcfb5dd907a8",
     "v5.0.0",
 );
+const CACHE: (&str, &str, &str) = (
+    "actions/cache",
+    "0057852bfaa89a56745cba8c7296529d2fc39830",
+    "v4.3.0",
+);
 
 #[derive(Serialize)]
 struct Workflow {
@@ -108,11 +113,15 @@ fn render(workflow: &Workflow) -> String {
     format!("{GENERATED_HEADER}{}", to_yaml(workflow))
 }
 
-fn checkout(gitops: &Gitops, full_history: bool) -> Step {
-    let (name, sha, version) = gitops
+/// An action at the commit the source pins, or at infrac's own pin.
+fn action<'a>(
+    gitops: &'a Gitops,
+    default: (&'a str, &'a str, &'a str),
+) -> (&'a str, &'a str, &'a str) {
+    gitops
         .actions
         .iter()
-        .find(|a| a.name == CHECKOUT.0)
+        .find(|a| a.name == default.0)
         .map(|a| {
             (
                 a.name.as_str(),
@@ -120,7 +129,11 @@ fn checkout(gitops: &Gitops, full_history: bool) -> Step {
                 a.version.as_deref().unwrap_or("pinned"),
             )
         })
-        .unwrap_or(CHECKOUT);
+        .unwrap_or(default)
+}
+
+fn checkout(gitops: &Gitops, full_history: bool) -> Step {
+    let (name, sha, version) = action(gitops, CHECKOUT);
     let mut with = IndexMap::from([("persist-credentials", "false".to_string())]);
     if full_history {
         with.insert("fetch-depth", "0".to_string());
@@ -133,13 +146,47 @@ fn checkout(gitops: &Gitops, full_history: bool) -> Step {
     }
 }
 
-fn install_infrac() -> Step {
-    Step {
-        name: "Install infrac".to_string(),
-        env: IndexMap::from([("INFRAC_VERSION", env!("CARGO_PKG_VERSION").to_string())]),
-        run: Some("cargo install --locked infrac --version \"$INFRAC_VERSION\"\n".to_string()),
-        ..Step::default()
-    }
+/// infrac from the git revision the source pins, compiled once per revision:
+/// the binary is cached under a key made of the revision, the runner's system
+/// and its architecture.
+fn install_infrac(gitops: &Gitops) -> Vec<Step> {
+    let Some(source) = &gitops.infrac else {
+        return Vec::new();
+    };
+    let (name, sha, version) = action(gitops, CACHE);
+    vec![
+        Step {
+            name: format!("Restore infrac from the cache ({name} {version})"),
+            id: Some("infrac-cache"),
+            uses: Some(format!("{name}@{sha}")),
+            with: IndexMap::from([
+                ("path", "~/.cargo/bin/infrac".to_string()),
+                (
+                    "key",
+                    // Twelve digits of the commit: unique enough, and short
+                    // enough that the YAML stays on one line.
+                    format!(
+                        "infrac-{}-${{{{ runner.os }}}}-${{{{ runner.arch }}}}",
+                        &source.rev[..12]
+                    ),
+                ),
+            ]),
+            ..Step::default()
+        },
+        Step {
+            name: "Install infrac".to_string(),
+            condition: Some("steps.infrac-cache.outputs.cache-hit != 'true'"),
+            env: IndexMap::from([
+                ("INFRAC_GIT", source.git.clone()),
+                ("INFRAC_REV", source.rev.clone()),
+            ]),
+            run: Some(
+                "cargo install --locked --git \"$INFRAC_GIT\" --rev \"$INFRAC_REV\" infrac\n"
+                    .to_string(),
+            ),
+            ..Step::default()
+        },
+    ]
 }
 
 fn run(name: &str, script: &str) -> Step {
@@ -184,16 +231,17 @@ fn deploy_job(model: &Model, plan: &Plan, gitops: &Gitops, deploy: &Deploy) -> O
         .iter()
         .map(|s| model.stacks[s.0].name.value.as_str())
         .collect();
-    let ssh = "ssh -i \"$HOME/.ssh/deploy_key\" -p \"$DEPLOY_PORT\" -o BatchMode=yes";
     let (hosts_dir, stacks_dir) = (Layout::HOSTS_DIR, Layout::STACKS_DIR);
+    // The deploy path is this workflow's own, a word without shell syntax:
+    // expanding it here, before ssh sends it, is the point.
     let mut copy = format!(
-        "rsync_ssh=\"ssh -i $HOME/.ssh/deploy_key -p $DEPLOY_PORT -o BatchMode=yes\"\n\
-         {ssh} \"$DEPLOY_USER@$DEPLOY_ADDRESS\" mkdir -p \"$DEPLOY_PATH/host\" \"$DEPLOY_PATH/{stacks_dir}\"\n\
-         rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/{hosts_dir}/$INFRAC_HOST/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/host/\"\n"
+        "# shellcheck disable=SC2029\n\
+         ssh target mkdir -p \"$DEPLOY_PATH/host\" \"$DEPLOY_PATH/{stacks_dir}\"\n\
+         rsync -rlptz --delete --exclude=.env -e ssh \"$RUNNER_TEMP/out/{hosts_dir}/$INFRAC_HOST/\" \"target:$DEPLOY_PATH/host/\"\n"
     );
     for stack in &stacks {
         copy.push_str(&format!(
-            "rsync -rlptz --delete --exclude=.env -e \"$rsync_ssh\" \"$RUNNER_TEMP/out/{stacks_dir}/{stack}/\" \"$DEPLOY_USER@$DEPLOY_ADDRESS:$DEPLOY_PATH/{stacks_dir}/{stack}/\"\n"
+            "rsync -rlptz --delete --exclude=.env -e ssh \"$RUNNER_TEMP/out/{stacks_dir}/{stack}/\" \"target:$DEPLOY_PATH/{stacks_dir}/{stack}/\"\n"
         ));
     }
     let env = IndexMap::from([
@@ -214,39 +262,57 @@ fn deploy_job(model: &Model, plan: &Plan, gitops: &Gitops, deploy: &Deploy) -> O
         }),
         timeout_minutes: 30,
         env,
-        steps: vec![
-            checkout(gitops, false),
-            install_infrac(),
-            run("Build", "infrac build . --out \"$RUNNER_TEMP/out\"\n"),
-            Step {
-                name: "Load the SSH key and known hosts".to_string(),
-                env: IndexMap::from([
-                    (
-                        "SSH_PRIVATE_KEY",
-                        "${{ secrets.DEPLOY_SSH_KEY }}".to_string(),
-                    ),
-                    (
-                        "SSH_KNOWN_HOSTS",
-                        "${{ secrets.DEPLOY_KNOWN_HOSTS }}".to_string(),
-                    ),
-                ]),
-                run: Some(
-                    "install -m 700 -d \"$HOME/.ssh\"\n\
+        steps: [checkout(gitops, false)]
+            .into_iter()
+            .chain(install_infrac(gitops))
+            .chain([
+                run("Build", "infrac build . --out \"$RUNNER_TEMP/out\"\n"),
+                Step {
+                    name: "Load the SSH key and known hosts".to_string(),
+                    env: IndexMap::from([
+                        (
+                            "SSH_PRIVATE_KEY",
+                            "${{ secrets.DEPLOY_SSH_KEY }}".to_string(),
+                        ),
+                        (
+                            "SSH_KNOWN_HOSTS",
+                            "${{ secrets.DEPLOY_KNOWN_HOSTS }}".to_string(),
+                        ),
+                    ]),
+                    // Every ssh and rsync below goes to `target` over one connection
+                    // (ControlMaster): the host's firewall limits new SSH connections.
+                    run: Some(
+                        "install -m 700 -d \"$HOME/.ssh\"\n\
                      printf '%s\\n' \"$SSH_KNOWN_HOSTS\" > \"$HOME/.ssh/known_hosts\"\n\
                      install -m 600 /dev/null \"$HOME/.ssh/deploy_key\"\n\
-                     printf '%s\\n' \"$SSH_PRIVATE_KEY\" > \"$HOME/.ssh/deploy_key\"\n"
-                        .to_string(),
+                     printf '%s\\n' \"$SSH_PRIVATE_KEY\" > \"$HOME/.ssh/deploy_key\"\n\
+                     cat > \"$HOME/.ssh/config\" <<EOF\n\
+                     Host target\n\
+                     \x20 HostName $DEPLOY_ADDRESS\n\
+                     \x20 Port $DEPLOY_PORT\n\
+                     \x20 User $DEPLOY_USER\n\
+                     \x20 IdentityFile $HOME/.ssh/deploy_key\n\
+                     \x20 BatchMode yes\n\
+                     \x20 ControlMaster auto\n\
+                     \x20 ControlPath $RUNNER_TEMP/ssh-%C\n\
+                     \x20 ControlPersist 300\n\
+                     EOF\n\
+                     chmod 600 \"$HOME/.ssh/config\"\n"
+                            .to_string(),
+                    ),
+                    ..Step::default()
+                },
+                run("Copy the artifacts (the host's .env files stay)", &copy),
+                run(
+                    "Apply on the host",
+                    "# shellcheck disable=SC2029\nssh target sh \"$DEPLOY_PATH/host/deploy.sh\"\n",
                 ),
-                ..Step::default()
-            },
-            run("Copy the artifacts (the host's .env files stay)", &copy),
-            run(
-                "Apply on the host",
-                &format!(
-                    "{ssh} \"$DEPLOY_USER@$DEPLOY_ADDRESS\" sh \"$DEPLOY_PATH/host/deploy.sh\"\n"
-                ),
-            ),
-        ],
+                Step {
+                    condition: Some("always()"),
+                    ..run("Close the SSH connection", "ssh -O exit target || true\n")
+                },
+            ])
+            .collect(),
     })
 }
 
@@ -255,9 +321,9 @@ fn review_workflow(gitops: &Gitops) -> String {
         comment: false,
         against: None,
     });
-    let mut steps = vec![
-        checkout(gitops, review.against.is_none()),
-        install_infrac(),
+    let mut steps = vec![checkout(gitops, review.against.is_none())];
+    steps.extend(install_infrac(gitops));
+    steps.extend([
         Step {
             id: Some("check"),
             ..run(
@@ -269,7 +335,7 @@ fn review_workflow(gitops: &Gitops) -> String {
             condition: Some("always()"),
             ..run("Build", "infrac build . --out \"$RUNNER_TEMP/out\"\n")
         },
-    ];
+    ]);
     let diff_against = match &review.against {
         Some(_) => "\"$COMMITTED_OUTPUT\"",
         None => {

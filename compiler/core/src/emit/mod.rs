@@ -12,6 +12,7 @@ mod github_actions;
 pub mod graph;
 mod manifest;
 mod proxy;
+mod shell;
 mod stack;
 mod traefik;
 
@@ -19,6 +20,8 @@ use std::collections::BTreeMap;
 
 use crate::model::{HostId, Model};
 use crate::plan::{Layout, Plan};
+
+pub use cloud_init::DOCKER_APT_KEY;
 
 /// Relative path → content, ordered so iteration is deterministic.
 pub type Artifacts = BTreeMap<String, String>;
@@ -43,10 +46,9 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
             Layout::in_host(host, Layout::DAEMON_JSON),
             docker_daemon::daemon_json(host),
         );
-        artifacts.insert(
-            Layout::in_host(host, Layout::CLOUD_INIT),
-            cloud_init::cloud_init(model, plan, host_plan, host),
-        );
+        if let Some(user_data) = cloud_init::cloud_init(model, plan, HostId(index)) {
+            artifacts.insert(Layout::in_host(host, Layout::CLOUD_INIT), user_data);
+        }
     }
     if let Some(gitops) = &model.gitops {
         github_actions::emit_workflows(model, plan, gitops, &mut artifacts);
@@ -56,6 +58,9 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
                 Layout::in_host(host_model, Layout::DEPLOY_SCRIPT),
                 deploy_script::deploy_script(model, plan, plan.host(host), host_model),
             );
+            if let Some(env) = deploy_script::host_env_example(model, plan.host(host), host_model) {
+                artifacts.insert(Layout::in_host(host_model, Layout::ENV_EXAMPLE), env);
+            }
         }
     }
     artifacts.insert(Layout::GRAPH.to_string(), graph::mermaid(model, plan));

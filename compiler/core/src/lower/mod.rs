@@ -12,7 +12,7 @@ mod check;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::parse::Parsed;
-use crate::schema::keys::{self, gitops, host, middleware, secret, stack};
+use crate::schema::keys::{self, gitops, host, middleware, registry, secret, stack};
 use crate::schema::schema;
 use crate::source::Spanned;
 use crate::values::ImageRef;
@@ -46,6 +46,8 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
             model
                 .middlewares
                 .extend(lower_middleware(node, diagnostics));
+        } else if node.is(keys::REGISTRY) {
+            model.registries.extend(lower_registry(node));
         } else if node.is(keys::HOST) {
             model.hosts.extend(lower_host(node, diagnostics));
         } else if node.is(keys::STACK) {
@@ -74,8 +76,22 @@ fn lower_secret(node: &Checked) -> Option<Secret> {
     })
 }
 
+fn lower_registry(node: &Checked) -> Option<Registry> {
+    Some(Registry {
+        host: node.string_arg(registry::HOST)?,
+        username: node.string_prop(registry::USERNAME)?.value,
+        password: Reference::new(node.string_prop(registry::PASSWORD_SECRET)?),
+    })
+}
+
 fn lower_gitops(node: &Checked) -> Gitops {
     Gitops {
+        infrac: node.child(gitops::INFRAC).and_then(|i| {
+            Some(InfracSource {
+                git: i.string_prop(gitops::infrac::GIT)?.value,
+                rev: i.string_prop(gitops::infrac::REV)?.value,
+            })
+        }),
         branch: node
             .child(gitops::BRANCH)
             .and_then(|b| b.string_arg(gitops::branch::NAME))
@@ -126,6 +142,10 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
     let ssh = node.child_or_absent(host::SSH);
     let firewall = node.child_or_absent(host::FIREWALL);
     Some(Host {
+        os: node
+            .child(host::OS)
+            .and_then(|o| o.enum_arg::<Os>(host::os::RELEASE))
+            .map(|o| o.value),
         addresses: node
             .children(host::ADDRESS)
             .filter_map(|a| {
@@ -143,6 +163,7 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
                 .and_then(|p| p.value.as_port())
                 .unwrap_or_default(),
             allow_from: source_prop(&ssh, host::ssh::ALLOW_FROM),
+            management: source_prop(&ssh, host::ssh::MANAGEMENT),
             declared: ssh.written,
             span: if ssh.written { ssh.head } else { name.span },
         },
@@ -150,13 +171,17 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
             allows: firewall
                 .children(host::firewall::ALLOW)
                 .filter_map(|a| {
+                    use host::firewall::allow;
+                    let port = match a.arg(allow::PORT) {
+                        Some(port) => Some(port.value.as_port()?),
+                        // Written but invalid: reported; no rule rather than all ports.
+                        None if a.arg_count() > 1 => return None,
+                        None => None,
+                    };
                     Some(Allow {
-                        port: port_match(
-                            a,
-                            host::firewall::allow::PROTOCOL,
-                            host::firewall::allow::PORT,
-                        )?,
-                        from: source_prop(a, host::firewall::allow::FROM),
+                        protocol: a.enum_arg::<Protocol>(allow::PROTOCOL)?.value,
+                        port,
+                        from: source_prop(a, allow::FROM),
                         span: a.head,
                     })
                 })
@@ -179,6 +204,7 @@ fn lower_host(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Host> {
                     name: u.string_arg(host::user::NAME)?,
                     ssh_key: u.string_prop(host::user::SSH_KEY)?.value,
                     sudo: u.bool_prop(host::user::SUDO).unwrap_or_default(),
+                    docker: u.bool_prop(host::user::DOCKER).unwrap_or_default(),
                 })
             })
             .collect(),

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{DOCS_URL, relative_path};
+use super::relative_path;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::{SourceMap, Span};
 
@@ -34,7 +34,8 @@ struct SarifTool {
 struct SarifDriver {
     name: &'static str,
     version: &'static str,
-    information_uri: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    information_uri: Option<String>,
     rules: Vec<SarifRule>,
 }
 
@@ -44,7 +45,8 @@ struct SarifRule {
     id: &'static str,
     name: &'static str,
     short_description: SarifText,
-    help_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help_uri: Option<String>,
     help: SarifMarkdown,
     default_configuration: SarifConfiguration,
 }
@@ -160,7 +162,13 @@ fn physical(sources: &SourceMap, span: Span) -> SarifPhysical {
 
 /// A SARIF 2.1.0 log for code scanning: every code is a rule (id = code, help
 /// = its docs page), every diagnostic a result at its source span.
-pub fn render_sarif(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
+/// `docs_url`: where the code pages live (see `render::docs_url`); without it
+/// rules carry their page as markdown only.
+pub fn render_sarif(
+    sources: &SourceMap,
+    diagnostics: &[Diagnostic],
+    docs_url: Option<&str>,
+) -> String {
     let codes = crate::diagnostic::Code::ALL;
     let rules = codes
         .iter()
@@ -170,7 +178,7 @@ pub fn render_sarif(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
             short_description: SarifText {
                 text: code.title().to_string(),
             },
-            help_uri: format!("{DOCS_URL}{}.md", code.as_str()),
+            help_uri: docs_url.map(|url| format!("{url}{}.md", code.as_str())),
             help: SarifMarkdown {
                 text: format!(
                     "{}: {}. See `infrac explain {}`.",
@@ -249,7 +257,10 @@ pub fn render_sarif(sources: &SourceMap, diagnostics: &[Diagnostic]) -> String {
                 driver: SarifDriver {
                     name: "infrac",
                     version: env!("CARGO_PKG_VERSION"),
-                    information_uri: "https://github.com/infrac-dev/infrac",
+                    information_uri: docs_url.and_then(|url| {
+                        url.split_once("/blob/")
+                            .map(|(repository, _)| repository.to_string())
+                    }),
                     rules,
                 },
             },

@@ -10,6 +10,7 @@ pub const PROJECT: Node = Node("project");
 pub const SECRET: Node = Node("secret");
 pub const CIDR_SET: Node = Node("cidr-set");
 pub const HOST: Node = Node("host");
+pub const REGISTRY: Node = Node("registry");
 pub const MIDDLEWARE: Node = Node("middleware");
 pub const STACK: Node = Node("stack");
 pub const GITOPS: Node = Node("gitops");
@@ -44,6 +45,7 @@ pub mod cidr_set {
 
 pub mod host {
     use super::*;
+    pub const OS: Node = Node("os");
     pub const ADDRESS: Node = Node("address");
     pub const INTERFACE: Node = Node("interface");
     pub const SSH: Node = Node("ssh");
@@ -54,6 +56,11 @@ pub mod host {
     pub const PROXY: Node = Node("proxy");
     pub const TUNNEL: Node = Node("tunnel");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+    pub mod os {
+        use super::*;
+        pub const RELEASE: Arg = Arg { index: 0, name: "release" };
+    }
 
     pub mod address {
         use super::*;
@@ -69,6 +76,7 @@ pub mod host {
         use super::*;
         pub const PORT: Prop = Prop("port");
         pub const ALLOW_FROM: Prop = Prop("allow-from");
+        pub const MANAGEMENT: Prop = Prop("management");
     }
 
     pub mod firewall {
@@ -94,6 +102,7 @@ pub mod host {
         use super::*;
         pub const SSH_KEY: Prop = Prop("ssh-key");
         pub const SUDO: Prop = Prop("sudo");
+        pub const DOCKER: Prop = Prop("docker");
         pub const NAME: Arg = Arg { index: 0, name: "name" };
     }
 
@@ -150,6 +159,13 @@ pub mod host {
         pub const ZONE: Prop = Prop("zone");
         pub const KIND: Arg = Arg { index: 0, name: "kind" };
     }
+}
+
+pub mod registry {
+    use super::*;
+    pub const USERNAME: Prop = Prop("username");
+    pub const PASSWORD_SECRET: Prop = Prop("password-secret");
+    pub const HOST: Arg = Arg { index: 0, name: "host" };
 }
 
 pub mod middleware {
@@ -319,11 +335,18 @@ pub mod stack {
 
 pub mod gitops {
     use super::*;
+    pub const INFRAC: Node = Node("infrac");
     pub const BRANCH: Node = Node("branch");
     pub const DEPLOY: Node = Node("deploy");
     pub const REVIEW: Node = Node("review");
     pub const ACTION: Node = Node("action");
     pub const PLATFORM: Arg = Arg { index: 0, name: "platform" };
+
+    pub mod infrac {
+        use super::*;
+        pub const GIT: Prop = Prop("git");
+        pub const REV: Prop = Prop("rev");
+    }
 
     pub mod branch {
         use super::*;
@@ -400,6 +423,36 @@ impl SchemaEnum for CertificateSource {
 
     fn as_str(self) -> &'static str {
         CertificateSource::as_str(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Os {
+    Debian12,
+    Debian13,
+    Ubuntu2204,
+    Ubuntu2404,
+}
+
+impl Os {
+    pub const ALL: [Os; 4] = [Os::Debian12, Os::Debian13, Os::Ubuntu2204, Os::Ubuntu2404];
+
+    /// The value as written in sources.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Os::Debian12 => "debian-12",
+            Os::Debian13 => "debian-13",
+            Os::Ubuntu2204 => "ubuntu-22.04",
+            Os::Ubuntu2404 => "ubuntu-24.04",
+        }
+    }
+}
+
+impl SchemaEnum for Os {
+    const ALL: &'static [Self] = &Os::ALL;
+
+    fn as_str(self) -> &'static str {
+        Os::as_str(self)
     }
 }
 
