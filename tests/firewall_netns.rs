@@ -1,17 +1,19 @@
 //! The firewall rule sets do what they promise, proven with real packets. The
 //! test builds a host out of network namespaces, loads a stand-in for Docker's
 //! own chains (FORWARD → DOCKER-USER → DOCKER-FORWARD, DNAT for published
-//! ports, as Docker 28 lays them out), applies the compiled `rules.v4` and
-//! `rules.v6` with `iptables-restore --noflush` (both the nf_tables and the
-//! legacy backend, each in namespaces of its own), and tries connections:
+//! ports, as Docker 28 lays them out) and a jump fail2ban would have put in
+//! INPUT, applies the compiled `rules.v4` and `rules.v6` with the compiled
+//! `apply.sh`, twice (both the nf_tables and the legacy backend, each in
+//! namespaces of its own), and tries connections:
 //!
 //! ```text
 //!   outside (the internet)          host                       container
 //!   eth0 203.0.113.1 ───────── eth0 203.0.113.10     br-test ── eth0 172.30.0.2
 //!        2001:db8::1                2001:db8::10      172.30.0.1      fd00:30::2
 //!   clients: admins, edge,                            fd00:30::1
-//!   strangers; servers on 443, 25,
-//!   and the metadata address
+//!   management, office,
+//!   strangers; servers on 443, 25,     servers on 22, 8443
+//!   and the metadata address           DHCPv6 and RA receivers
 //! ```
 //!
 //! All traffic stays inside namespaces the test creates and deletes. It needs
