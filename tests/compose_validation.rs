@@ -53,7 +53,8 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
     let model = &compilation.model;
     let out = support::write_tree(artifacts, label);
     let mut checked = 0;
-    for stack in &model.stacks {
+    // A cluster's stacks compile to namespaces, not Compose files.
+    for stack in model.stacks.iter().filter(|s| s.host.is_some()) {
         let stack_dir = out.join("stacks").join(&stack.name.value);
         let variables =
             dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
@@ -119,7 +120,8 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
         }
         checked += 1;
     }
-    assert!(checked > 0);
+    let on_hosts = model.stacks.iter().any(|s| s.host.is_some());
+    assert!(checked > 0 || !on_hosts, "{label}: no compose file checked");
     std::fs::remove_dir_all(out).unwrap();
 }
 

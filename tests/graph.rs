@@ -37,7 +37,7 @@ fn plan_flows(compilation: &infrac_core::Compilation) -> Flows {
 }
 
 /// Reads the edges back out of a Mermaid flowchart as infrac writes it: node
-/// ids are defined inside `subgraph host__…` / `subgraph stack__…` blocks.
+/// ids are defined inside `subgraph host__…` / `cluster__…` / `stack__…` blocks.
 fn mermaid_flows(text: &str) -> Flows {
     let mut names: BTreeMap<String, String> = BTreeMap::new();
     let mut stack = String::new();
@@ -58,6 +58,15 @@ fn mermaid_flows(text: &str) -> Flows {
                 .unwrap()
                 .trim_start_matches("stack ")
                 .to_string();
+        } else if let Some(rest) = line.strip_prefix("subgraph cluster__") {
+            host = rest
+                .split('"')
+                .nth(1)
+                .unwrap()
+                .trim_start_matches("cluster ")
+                .to_string();
+        } else if let Some(id) = line.strip_suffix("{{\"ingress controller\"}}") {
+            names.insert(id.to_string(), format!("ingress@{host}"));
         } else if let Some(id) = line.strip_suffix("{{\"proxy\"}}") {
             names.insert(id.to_string(), format!("proxy@{host}"));
         } else if line.starts_with("internet((") {
@@ -202,7 +211,7 @@ fn the_plan_keeps_the_tier_model() {
                         model.service(a).on(Tier::Internal) && model.service(b).on(Tier::Internal)
                     );
                 }
-                (Endpoint::Service(_), Endpoint::Proxy(_)) => {
+                (Endpoint::Service(_), Endpoint::Proxy(_) | Endpoint::IngressController(_)) => {
                     panic!("{name}: a service may open connections to the proxy")
                 }
                 (Endpoint::Service(a), Endpoint::Internet) => {

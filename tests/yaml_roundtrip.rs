@@ -1,6 +1,6 @@
-//! Every YAML artifact reads back the same under YAML 1.2 (serde-saphyr) and
-//! YAML 1.1 (PyYAML, as older tools read it): no string turns into a boolean,
-//! a number, a date or null on the way.
+//! Every YAML artifact (each document of the multi-document ones) reads back
+//! the same under YAML 1.2 (serde-saphyr) and YAML 1.1 (PyYAML, as older tools
+//! read it): no string turns into a boolean, a number, a date or null on the way.
 
 mod support;
 
@@ -9,8 +9,9 @@ use support::{Check, Needs::*};
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+/// Every document of the input, as a JSON list.
 const PYYAML_TO_JSON: &str =
-    "import json, sys, yaml\nprint(json.dumps(yaml.safe_load(sys.stdin.read())))";
+    "import json, sys, yaml\nprint(json.dumps(list(yaml.safe_load_all(sys.stdin.read()))))";
 
 fn read_with_pyyaml(python: &std::path::Path, yaml: &str) -> serde_json::Value {
     let mut child = Command::new(python)
@@ -55,8 +56,9 @@ fn yaml_artifacts_read_back_identically_under_yaml_1_1_and_1_2() {
             .iter()
             .filter(|(p, _)| p.ends_with(".yaml") || p.ends_with(".yml"))
         {
-            let yaml_1_2: serde_json::Value =
-                serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let documents: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let yaml_1_2 = serde_json::Value::Array(documents);
             let yaml_1_1 = read_with_pyyaml(&python, yaml);
             assert_eq!(
                 yaml_1_1, yaml_1_2,

@@ -82,6 +82,7 @@ codes! {
     E110 Error "route-port-reserved" "a route uses a port the proxy listens on";
     E111 Error "ingress-without-route" "a service on `ingress` has no route";
     E112 Error "project-name-taken" "a stack has the name of the proxy's Compose project";
+    E113 Error "stack-placement" "a stack names neither or both of a host and a cluster";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
@@ -89,6 +90,11 @@ codes! {
     E205 Error "allow-all-from-anywhere" "an `allow` opens every port to everyone";
     E301 Error "grpc-through-tunnel" "a gRPC route is served through a Cloudflare Tunnel";
     E302 Error "acme-challenge-unreachable" "Let's Encrypt cannot reach the port its challenge uses";
+    E501 Error "replicas-with-volume" "several replicas of a service share one volume";
+    E502 Error "volume-size-missing" "a volume on a cluster has no size";
+    E503 Error "bind-on-cluster" "a service on a cluster mounts a file of the node";
+    E504 Error "user-name-on-cluster" "a service on a cluster runs as a user name";
+    E505 Error "middleware-on-cluster" "a route on a cluster has middlewares";
     E401 Error "deploy-unreachable" "a deployed host has no IPv4 address";
     E402 Error "infrac-source-missing" "the workflows do not say where infrac comes from";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
@@ -98,6 +104,8 @@ codes! {
     W301 Warning "route-outside-domain" "a route's hostname is not under the project's domains";
     W302 Warning "unused-middleware" "a middleware is not used";
     W401 Warning "deploy-user-unknown" "the deploy user is not a sudo user of the host";
+    W501 Warning "replicas-on-host" "`replicas` on a host has no effect";
+    W502 Warning "pod-security-not-restricted" "a namespace cannot enforce the restricted Pod Security Standard";
     W402 Warning "deploy-blocked-by-firewall" "the host's SSH rule does not admit the deploy runner";
 }
 

@@ -37,6 +37,8 @@ pub struct StackId(pub usize);
 pub struct CidrSetId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MiddlewareId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ClusterId(pub usize);
 /// A service is addressed by its stack and its index in that stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId {
@@ -52,6 +54,7 @@ pub struct Model {
     pub middlewares: Vec<Middleware>,
     pub registries: Vec<Registry>,
     pub hosts: Vec<Host>,
+    pub clusters: Vec<Cluster>,
     pub stacks: Vec<Stack>,
     pub gitops: Option<Gitops>,
 }
@@ -66,6 +69,15 @@ impl Model {
         self.stacks
             .iter()
             .filter(move |s| s.host.as_ref().and_then(|h| h.target) == Some(host))
+    }
+
+    /// The cluster a stack runs on, once resolved.
+    pub fn cluster_of(&self, stack: &Stack) -> Option<&Cluster> {
+        stack
+            .cluster
+            .as_ref()
+            .and_then(|c| c.target)
+            .map(|id| &self.clusters[id.0])
     }
 
     /// The host a stack runs on, once resolved.
@@ -308,10 +320,28 @@ pub struct Headers {
     pub content_security_policy: Option<String>,
 }
 
+/// A Kubernetes cluster that runs stacks, one namespace each.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub name: Spanned<String>,
+    /// The minor release, e.g. 31 for `1.31`.
+    pub kubernetes: Option<String>,
+    pub ingress_class: Option<String>,
+    pub ingress_namespace: Option<String>,
+    /// `key=value`.
+    pub ingress_selector: Option<(String, String)>,
+    pub dns_namespace: Option<String>,
+    pub dns_selector: Option<(String, String)>,
+    pub runtime_class: Option<String>,
+    pub cert_issuer: Option<String>,
+    pub storage_class: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Stack {
     pub name: Spanned<String>,
     pub host: Option<Reference<HostId>>,
+    pub cluster: Option<Reference<ClusterId>>,
     pub services: Vec<Service>,
 }
 
@@ -325,7 +355,12 @@ pub struct Service {
     pub networks: Option<Vec<Spanned<Tier>>>,
     pub role: Option<Spanned<Role>>,
     pub routes: Vec<Route>,
+    /// Published port mappings (always an error, E102).
     pub ports: Vec<Spanned<String>>,
+    /// Ports the service listens on for its stack (`port` nodes).
+    pub listens: Vec<u16>,
+    /// `None`: not written (one).
+    pub replicas: Option<Spanned<u64>>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<Reference<ServiceId>>,
     pub healthcheck: Option<Healthcheck>,
@@ -333,7 +368,7 @@ pub struct Service {
     pub volumes: Vec<VolumeMount>,
     pub binds: Vec<BindMount>,
     pub command: Option<Vec<String>>,
-    pub user: Option<String>,
+    pub user: Option<Spanned<String>>,
     pub labels: Vec<(Spanned<String>, String)>,
     /// `None` only when the written policy was invalid (reported).
     pub restart: Option<RestartPolicy>,
@@ -397,6 +432,8 @@ pub struct VolumeMount {
     pub name: Spanned<String>,
     pub path: String,
     pub read_only: bool,
+    /// Bytes, for a cluster's claim.
+    pub size: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -404,6 +441,7 @@ pub struct BindMount {
     pub source: String,
     pub path: String,
     pub read_only: bool,
+    pub span: Span,
 }
 
 /// Workflows for a GitHub repository holding the sources.

@@ -53,6 +53,11 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
                 lookup("middleware", &reference.name, &middlewares, diagnostics).map(MiddlewareId);
         }
     }
+    let clusters = index_names(
+        "cluster",
+        model.clusters.iter().map(|c| &c.name),
+        diagnostics,
+    );
     index_names("stack", model.stacks.iter().map(|s| &s.name), diagnostics);
     let services: Vec<BTreeMap<String, usize>> = model
         .stacks
@@ -72,6 +77,10 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     for (stack_index, stack) in model.stacks.iter_mut().enumerate() {
         if let Some(host) = &mut stack.host {
             host.target = lookup("host", &host.name, &hosts, diagnostics).map(HostId);
+        }
+        if let Some(cluster) = &mut stack.cluster {
+            cluster.target =
+                lookup("cluster", &cluster.name, &clusters, diagnostics).map(ClusterId);
         }
         for service in &mut stack.services {
             for env in &mut service.env {

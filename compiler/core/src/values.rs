@@ -216,6 +216,8 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::RunnerLabel => check_runner_label(s).map(|()| string()),
         ValueType::GitUrl => check_git_url(s).map(|()| string()),
         ValueType::Username => check_username(s).map(|()| string()),
+        ValueType::K8sVersion => check_k8s_version(s).map(|()| string()),
+        ValueType::LabelSelector => check_label_selector(s).map(|()| string()),
         ValueType::CommitSha => check_commit_sha(s).map(|()| string()),
         ValueType::ActionName => check_action_name(s).map(|()| string()),
         ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
@@ -589,6 +591,50 @@ pub fn check_git_url(s: &str) -> Result<(), Invalid> {
             invalid(format!("`{s}` is not an HTTPS git URL infrac accepts")).help(
                 "write `https://host/owner/repo` with letters, digits, `.`, `_`, `-`, `~` and `/`",
             ),
+        )
+    }
+}
+
+/// The Kubernetes releases whose API the manifests can be checked against.
+pub const K8S_RELEASES: std::ops::RangeInclusive<u32> = 25..=37;
+
+/// A Kubernetes release, `1.NN`.
+pub fn check_k8s_version(s: &str) -> Result<(), Invalid> {
+    let minor = s.strip_prefix("1.").and_then(|m| m.parse::<u32>().ok());
+    match minor {
+        Some(minor) if K8S_RELEASES.contains(&minor) => Ok(()),
+        _ => Err(
+            invalid(format!("`{s}` is not a Kubernetes release infrac targets"))
+                .help("write the release as `\"1.31\"`; 1.25 to 1.37 are known"),
+        ),
+    }
+}
+
+/// `key=value` with Kubernetes' label syntax: an optional DNS prefix and `/`,
+/// a name of at most 63 characters, and a value of at most 63.
+pub fn check_label_selector(s: &str) -> Result<(), Invalid> {
+    let segment = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 63
+            && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let valid = s.split_once('=').is_some_and(|(key, value)| {
+        let name = match key.split_once('/') {
+            Some((prefix, name)) => check_hostname(prefix).is_ok().then_some(name),
+            None => Some(key),
+        };
+        name.is_some_and(segment) && (value.is_empty() || segment(value))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(
+            invalid(format!("`{s}` is not a label selector `key=value`"))
+                .help("e.g. `app.kubernetes.io/name=traefik`"),
         )
     }
 }

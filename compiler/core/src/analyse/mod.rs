@@ -3,6 +3,7 @@
 //! network-tier model. One file per check, each with one entry function.
 
 mod cidrs;
+mod clusters;
 mod datastores;
 mod dependencies;
 mod deploys;
@@ -26,6 +27,7 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     let plan = plan::build_plan(model);
     ports::check_no_published_ports(model, diagnostics);
     projects::check_project_names(model, diagnostics);
+    clusters::check_clusters(model, &plan, diagnostics);
     routes::check_routes(model, &plan, diagnostics);
     datastores::check_datastores_internal(model, &plan, diagnostics);
     dependencies::check_dependencies(model, &plan, diagnostics);

@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use crate::model::{
-    Certificates, Host, HostId, MiddlewareId, Model, RouteProtocol, Service, ServiceId, StackId,
-    Tier,
+    Certificates, ClusterId, Host, HostId, MiddlewareId, Model, RouteProtocol, Service, ServiceId,
+    StackId, Tier,
 };
 use crate::plan::{
-    EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan, Plan, Ports, Reachability,
-    Router, ServicePlan, StackPlan, images,
+    ClusterPlan, EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan, Plan,
+    PodSecurity, Ports, Reachability, Router, ServicePlan, StackPlan, images,
 };
 
 /// The proxy's HTTPS entry point, which every router listens on.
@@ -26,6 +26,8 @@ pub fn build_plan(model: &Model) -> Plan {
             .iter()
             .map(|stack| StackPlan {
                 host: stack.host.as_ref().and_then(|h| h.target),
+                cluster: stack.cluster.as_ref().and_then(|c| c.target),
+                pod_security: None,
                 tiers: Tier::ALL
                     .into_iter()
                     .filter(|t| stack.services.iter().any(|s| s.on(*t)))
@@ -45,6 +47,21 @@ pub fn build_plan(model: &Model) -> Plan {
             }
         }
         plan.hosts.push(host_plan);
+    }
+    for index in 0..model.clusters.len() {
+        let cluster_plan = plan_cluster(&plan, model, ClusterId(index));
+        for router in &cluster_plan.routers {
+            if let Some(service) = plan.services.get_mut(&router.service) {
+                service.routers.push(router.clone());
+            }
+        }
+        plan.clusters.push(cluster_plan);
+    }
+    for index in 0..model.stacks.len() {
+        if plan.stacks[index].cluster.is_some() {
+            let level = pod_security(model, &plan, StackId(index));
+            plan.stacks[index].pod_security = Some(level);
+        }
     }
     plan.reachability = reachability(model, &plan);
     for flow in &plan.reachability.flows {
@@ -120,8 +137,117 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
         .proxy
         .as_ref()
         .and_then(|p| matches!(p.certificates, Certificates::Acme { .. }).then_some(CERT_RESOLVER));
+    let routers = routers_of(model, &stacks, cert_resolver);
+    let dashboard = host.dashboard();
+    let middlewares: BTreeSet<MiddlewareId> = routers
+        .iter()
+        .flat_map(|r| r.middlewares.iter().copied())
+        .chain(dashboard.and_then(|d| d.middleware.as_ref()?.target))
+        .collect();
+    let mut hostnames: Vec<String> = Vec::new();
+    for hostname in routers
+        .iter()
+        .map(|r| &r.hostname)
+        .chain(dashboard.map(|d| &d.hostname.value))
+    {
+        if !hostnames.contains(hostname) {
+            hostnames.push(hostname.clone());
+        }
+    }
+    HostPlan {
+        stacks,
+        edges: Vec::new(),
+        routers,
+        middlewares: middlewares.into_iter().collect(),
+        hostnames,
+        cert_resolver,
+    }
+}
+
+/// Capabilities a container may keep under the baseline Pod Security Standard.
+const BASELINE_CAPABILITIES: [&str; 13] = [
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// The strictest Pod Security Standard every service of a stack meets:
+/// `restricted` needs a numeric non-root user, no privilege escalation and no
+/// capability but NET_BIND_SERVICE; `baseline` allows root and a few more
+/// capabilities; anything else is `privileged`.
+fn pod_security(
+    model: &Model,
+    plan: &Plan,
+    stack: StackId,
+) -> (PodSecurity, Option<(ServiceId, String)>) {
+    let mut level = (PodSecurity::Restricted, None);
+    for (index, service) in model.stacks[stack.0].services.iter().enumerate() {
+        let id = ServiceId { stack, index };
+        let facts = plan.service(id);
+        let (this, why) = if !facts.hardened {
+            (
+                PodSecurity::Privileged,
+                "has `hardening #false`".to_string(),
+            )
+        } else if let Some(capability) = facts
+            .capabilities
+            .iter()
+            .find(|c| !BASELINE_CAPABILITIES.contains(&c.as_str()))
+        {
+            (
+                PodSecurity::Privileged,
+                format!("keeps the capability {capability}"),
+            )
+        } else if let Some(capability) =
+            facts.capabilities.iter().find(|c| *c != "NET_BIND_SERVICE")
+        {
+            (
+                PodSecurity::Baseline,
+                format!("keeps the capability {capability}"),
+            )
+        } else if !runs_as_non_root(service) {
+            (
+                PodSecurity::Baseline,
+                "may run as root (no numeric non-root `user`)".to_string(),
+            )
+        } else {
+            continue;
+        };
+        if this > level.0 {
+            level = (this, Some((id, why)));
+        }
+    }
+    level
+}
+
+/// A numeric user other than 0, so the pod can say `runAsNonRoot`.
+pub fn runs_as_non_root(service: &Service) -> bool {
+    service.user.as_ref().is_some_and(|user| {
+        let uid = user.value.split(':').next().unwrap_or_default();
+        uid.parse::<u32>().is_ok_and(|uid| uid != 0)
+    })
+}
+
+/// The routers of the routes of `stacks`, in source order. Names are unique on
+/// a host or cluster: `<stack>_<service>`, then `_2`, `_3`… for further routes;
+/// no DNS label contains `_`, so they never collide.
+fn routers_of(
+    model: &Model,
+    stacks: &[StackId],
+    cert_resolver: Option<&'static str>,
+) -> Vec<Router> {
     let mut routers = Vec::new();
-    for stack_id in &stacks {
+    for stack_id in stacks {
         let stack = &model.stacks[stack_id.0];
         for (index, service) in stack.services.iter().enumerate() {
             let id = ServiceId {
@@ -156,29 +282,20 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
             }
         }
     }
-    let dashboard = host.dashboard();
-    let middlewares: BTreeSet<MiddlewareId> = routers
+    routers
+}
+
+fn plan_cluster(plan: &Plan, model: &Model, cluster: ClusterId) -> ClusterPlan {
+    let stacks: Vec<StackId> = plan
+        .stacks
         .iter()
-        .flat_map(|r| r.middlewares.iter().copied())
-        .chain(dashboard.and_then(|d| d.middleware.as_ref()?.target))
+        .enumerate()
+        .filter(|(_, s)| s.cluster == Some(cluster))
+        .map(|(index, _)| StackId(index))
         .collect();
-    let mut hostnames: Vec<String> = Vec::new();
-    for hostname in routers
-        .iter()
-        .map(|r| &r.hostname)
-        .chain(dashboard.map(|d| &d.hostname.value))
-    {
-        if !hostnames.contains(hostname) {
-            hostnames.push(hostname.clone());
-        }
-    }
-    HostPlan {
+    ClusterPlan {
+        routers: routers_of(model, &stacks, None),
         stacks,
-        edges: Vec::new(),
-        routers,
-        middlewares: middlewares.into_iter().collect(),
-        hostnames,
-        cert_resolver,
     }
 }
 
@@ -262,6 +379,35 @@ fn reachability(model: &Model, plan: &Plan) -> Reachability {
         for (service, ports) in routed {
             flows.push(Flow {
                 from: proxy,
+                to: Endpoint::Service(service),
+                ports: Ports::Tcp(ports.into_iter().collect()),
+                kind: FlowKind::Route,
+            });
+        }
+    }
+    for (index, cluster_plan) in plan.clusters.iter().enumerate() {
+        let controller = Endpoint::IngressController(ClusterId(index));
+        if cluster_plan.routers.is_empty() {
+            continue;
+        }
+        flows.push(Flow {
+            from: Endpoint::Internet,
+            to: controller,
+            ports: Ports::Tcp(vec![80, 443]),
+            kind: FlowKind::Entry,
+        });
+        let mut routed: std::collections::BTreeMap<ServiceId, BTreeSet<u16>> = Default::default();
+        for router in &cluster_plan.routers {
+            if model.service(router.service).on(Tier::Ingress) {
+                routed
+                    .entry(router.service)
+                    .or_default()
+                    .insert(router.port);
+            }
+        }
+        for (service, ports) in routed {
+            flows.push(Flow {
+                from: controller,
                 to: Endpoint::Service(service),
                 ports: Ports::Tcp(ports.into_iter().collect()),
                 kind: FlowKind::Route,

@@ -8,14 +8,18 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::model::{HostId, Model, ServiceId, StackId};
+use crate::model::{ClusterId, HostId, Model, ServiceId, StackId};
 use crate::plan::{Endpoint, Flow, FlowKind, Plan, Ports};
 
-/// A stable, readable name of an endpoint: `internet`, `proxy@<host>`, `<stack>/<service>`.
+/// A stable, readable name of an endpoint: `internet`, `proxy@<host>`,
+/// `ingress@<cluster>`, `<stack>/<service>`.
 pub fn endpoint_name(model: &Model, endpoint: Endpoint) -> String {
     match endpoint {
         Endpoint::Internet => "internet".to_string(),
         Endpoint::Proxy(host) => format!("proxy@{}", model.hosts[host.0].name.value),
+        Endpoint::IngressController(cluster) => {
+            format!("ingress@{}", model.clusters[cluster.0].name.value)
+        }
         Endpoint::Service(id) => format!(
             "{}/{}",
             model.stacks[id.stack.0].name.value,
@@ -59,6 +63,9 @@ fn mermaid_id(endpoint: Endpoint, model: &Model) -> String {
     match endpoint {
         Endpoint::Internet => "internet".to_string(),
         Endpoint::Proxy(host) => format!("proxy__{}", id(&model.hosts[host.0].name.value)),
+        Endpoint::IngressController(cluster) => {
+            format!("ingress__{}", id(&model.clusters[cluster.0].name.value))
+        }
         Endpoint::Service(service) => format!(
             "svc__{}__{}",
             id(&model.stacks[service.stack.0].name.value),
@@ -119,8 +126,23 @@ pub fn mermaid(model: &Model, plan: &Plan) -> String {
         }
         out.push_str("    end\n");
     }
+    for (index, cluster) in model.clusters.iter().enumerate() {
+        out.push_str(&format!(
+            "    subgraph cluster__{}[\"cluster {}\"]\n",
+            cluster.name.value.replace('-', "_"),
+            cluster.name.value
+        ));
+        out.push_str(&format!(
+            "        {}{{{{\"ingress controller\"}}}}\n",
+            mermaid_id(Endpoint::IngressController(ClusterId(index)), model)
+        ));
+        for stack in &plan.cluster(ClusterId(index)).stacks {
+            stack_block(&mut out, "        ", *stack);
+        }
+        out.push_str("    end\n");
+    }
     for (index, stack) in plan.stacks.iter().enumerate() {
-        if stack.host.is_none() {
+        if stack.host.is_none() && stack.cluster.is_none() {
             stack_block(&mut out, "    ", StackId(index));
         }
     }
@@ -160,6 +182,22 @@ pub fn dot(model: &Model, plan: &Plan) -> String {
             ));
         }
         for stack in &plan.host(HostId(index)).stacks {
+            stacks_in_hosts.insert(*stack);
+            dot_stack(&mut out, model, plan, *stack, "        ");
+        }
+        out.push_str("    }\n");
+    }
+    for (index, cluster) in model.clusters.iter().enumerate() {
+        out.push_str(&format!(
+            "    subgraph {} {{\n        label={};\n        {} [shape=hexagon];\n",
+            quote(&format!("cluster_cluster_{}", cluster.name.value)),
+            quote(&format!("cluster {}", cluster.name.value)),
+            quote(&endpoint_name(
+                model,
+                Endpoint::IngressController(ClusterId(index))
+            ))
+        ));
+        for stack in &plan.cluster(ClusterId(index)).stacks {
             stacks_in_hosts.insert(*stack);
             dot_stack(&mut out, model, plan, *stack, "        ");
         }
@@ -226,6 +264,10 @@ pub fn json(model: &Model, plan: &Plan) -> String {
             endpoints.push(endpoint_name(model, Endpoint::Proxy(HostId(index))));
         }
     }
+    endpoints.extend(
+        (0..model.clusters.len())
+            .map(|index| endpoint_name(model, Endpoint::IngressController(ClusterId(index)))),
+    );
     endpoints.extend(
         model
             .services()

@@ -10,6 +10,7 @@ mod docker_daemon;
 mod firewall;
 mod github_actions;
 pub mod graph;
+mod kubernetes;
 mod manifest;
 mod proxy;
 mod shell;
@@ -49,6 +50,9 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
         if let Some(user_data) = cloud_init::cloud_init(model, plan, HostId(index)) {
             artifacts.insert(Layout::in_host(host, Layout::CLOUD_INIT), user_data);
         }
+    }
+    for index in 0..model.clusters.len() {
+        kubernetes::emit_cluster(model, plan, crate::model::ClusterId(index), &mut artifacts);
     }
     if let Some(gitops) = &model.gitops {
         github_actions::emit_workflows(model, plan, gitops, &mut artifacts);

@@ -111,7 +111,7 @@ fn compose_service(
             .command
             .as_ref()
             .map(|words| words.iter().map(|w| literal(w)).collect()),
-        user: service.user.as_deref().map(literal),
+        user: service.user.as_ref().map(|u| literal(&u.value)),
         restart: service
             .restart
             .map(|r| r.as_str().to_string())

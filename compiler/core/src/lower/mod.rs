@@ -12,7 +12,7 @@ mod check;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::*;
 use crate::parse::Parsed;
-use crate::schema::keys::{self, gitops, host, middleware, registry, secret, stack};
+use crate::schema::keys::{self, cluster, gitops, host, middleware, registry, secret, stack};
 use crate::schema::schema;
 use crate::source::Spanned;
 use crate::values::ImageRef;
@@ -50,6 +50,8 @@ pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
             model.registries.extend(lower_registry(node));
         } else if node.is(keys::HOST) {
             model.hosts.extend(lower_host(node, diagnostics));
+        } else if node.is(keys::CLUSTER) {
+            model.clusters.extend(lower_cluster(node));
         } else if node.is(keys::STACK) {
             model.stacks.extend(lower_stack(node, diagnostics));
         } else if node.is(keys::GITOPS) {
@@ -73,6 +75,40 @@ fn lower_secret(node: &Checked) -> Option<Secret> {
     Some(Secret {
         name: node.string_arg(secret::NAME)?,
         env: node.string_prop(secret::ENV),
+    })
+}
+
+fn lower_cluster(node: &Checked) -> Option<Cluster> {
+    let selector = |c: &Checked, key| {
+        let text = c.string_prop(key)?.value;
+        let (k, v) = text.split_once('=')?;
+        Some((k.to_string(), v.to_string()))
+    };
+    let ingress = node.child(cluster::INGRESS_CONTROLLER);
+    let dns = node.child(cluster::DNS);
+    let name_of = |key, arg| {
+        node.child(key)
+            .and_then(|c| c.string_arg(arg))
+            .map(|s| s.value)
+    };
+    Some(Cluster {
+        name: node.string_arg(cluster::NAME)?,
+        kubernetes: name_of(cluster::KUBERNETES, cluster::kubernetes::VERSION),
+        ingress_class: ingress
+            .and_then(|i| i.string_arg(cluster::ingress_controller::CLASS))
+            .map(|c| c.value),
+        ingress_namespace: ingress
+            .and_then(|i| i.string_prop(cluster::ingress_controller::NAMESPACE))
+            .map(|n| n.value),
+        ingress_selector: ingress
+            .and_then(|i| selector(i, cluster::ingress_controller::POD_SELECTOR)),
+        dns_namespace: dns
+            .and_then(|d| d.string_prop(cluster::dns::NAMESPACE))
+            .map(|n| n.value),
+        dns_selector: dns.and_then(|d| selector(d, cluster::dns::POD_SELECTOR)),
+        runtime_class: name_of(cluster::RUNTIME_CLASS, cluster::runtime_class::NAME),
+        cert_issuer: name_of(cluster::CERT_ISSUER, cluster::cert_issuer::NAME),
+        storage_class: name_of(cluster::STORAGE_CLASS, cluster::storage_class::NAME),
     })
 }
 
@@ -434,6 +470,7 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
     Some(Stack {
         name: node.string_arg(stack::NAME)?,
         host: node.string_prop(stack::HOST).map(Reference::new),
+        cluster: node.string_prop(stack::CLUSTER).map(Reference::new),
         services: node
             .children(stack::SERVICE)
             .filter_map(|s| lower_service(s, diagnostics))
@@ -475,6 +512,14 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .children(svc::PORTS)
             .flat_map(|p| p.rest_strings(svc::ports::MAPPING))
             .collect(),
+        listens: node
+            .children(svc::PORT)
+            .filter_map(|p| p.arg(svc::port::PORT)?.value.as_port())
+            .collect(),
+        replicas: node.child(svc::REPLICAS).and_then(|r| {
+            let count = r.arg(svc::replicas::COUNT)?;
+            Some(Spanned::new(count.value.as_integer()?, count.span))
+        }),
         env: node
             .children(svc::ENV)
             .filter_map(|e| lower_env(e, diagnostics))
@@ -509,6 +554,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                     name: v.string_arg(svc::volume::NAME)?,
                     path: v.string_prop(svc::volume::PATH)?.value,
                     read_only: v.bool_prop(svc::volume::READ_ONLY)?,
+                    size: v.prop(svc::volume::SIZE).and_then(|s| s.value.as_size()),
                 })
             })
             .collect(),
@@ -519,6 +565,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                     source: b.string_arg(svc::bind::SOURCE)?.value,
                     path: b.string_prop(svc::bind::PATH)?.value,
                     read_only: b.bool_prop(svc::bind::READ_ONLY)?,
+                    span: b.head,
                 })
             })
             .collect(),
@@ -529,8 +576,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
         }),
         user: node
             .child(svc::USER)
-            .and_then(|u| u.string_arg(svc::user::USER))
-            .map(|u| u.value),
+            .and_then(|u| u.string_arg(svc::user::USER)),
         labels: node
             .children(svc::LABEL)
             .filter_map(|l| lower_label(l, diagnostics))

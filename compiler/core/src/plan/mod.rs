@@ -13,7 +13,7 @@ pub mod layout;
 
 use std::collections::BTreeMap;
 
-use crate::model::{HostId, MiddlewareId, ServiceId, StackId, Tier};
+use crate::model::{ClusterId, HostId, MiddlewareId, ServiceId, StackId, Tier};
 
 pub use layout::Layout;
 
@@ -24,6 +24,8 @@ pub struct Plan {
     pub stacks: Vec<StackPlan>,
     /// Indexed like `Model::hosts`.
     pub hosts: Vec<HostPlan>,
+    /// Indexed like `Model::clusters`.
+    pub clusters: Vec<ClusterPlan>,
     pub reachability: Reachability,
 }
 
@@ -38,6 +40,10 @@ impl Plan {
 
     pub fn host(&self, id: HostId) -> &HostPlan {
         &self.hosts[id.0]
+    }
+
+    pub fn cluster(&self, id: ClusterId) -> &ClusterPlan {
+        &self.clusters[id.0]
     }
 }
 
@@ -94,9 +100,31 @@ pub struct Router {
     pub scheme: &'static str,
 }
 
+/// The strictest Pod Security Standard a cluster stack's workloads meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PodSecurity {
+    Restricted,
+    Baseline,
+    Privileged,
+}
+
+impl PodSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodSecurity::Restricted => "restricted",
+            PodSecurity::Baseline => "baseline",
+            PodSecurity::Privileged => "privileged",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct StackPlan {
     pub host: Option<HostId>,
+    pub cluster: Option<ClusterId>,
+    /// On a cluster: the namespace's level, and why it is not `restricted`
+    /// (the first service that keeps it from being so).
+    pub pod_security: Option<(PodSecurity, Option<(ServiceId, String)>)>,
     /// The tiers some service of the stack joins, in tier order.
     pub tiers: Vec<Tier>,
 }
@@ -129,6 +157,14 @@ pub struct HostPlan {
     pub cert_resolver: Option<&'static str>,
 }
 
+#[derive(Clone, Debug, Default)]
+pub struct ClusterPlan {
+    /// The stacks on the cluster, one namespace each, in source order.
+    pub stacks: Vec<StackId>,
+    /// One Ingress rule each, served by the cluster's ingress controller.
+    pub routers: Vec<Router>,
+}
+
 /// Who may open connections to whom under the tier model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reachability {
@@ -151,6 +187,8 @@ pub enum Endpoint {
     Internet,
     /// The reverse proxy of a host: the only thing with published ports.
     Proxy(HostId),
+    /// The ingress controller of a cluster, which serves its routes.
+    IngressController(ClusterId),
     Service(ServiceId),
 }
 

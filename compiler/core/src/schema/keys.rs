@@ -12,6 +12,7 @@ pub const CIDR_SET: Node = Node("cidr-set");
 pub const HOST: Node = Node("host");
 pub const REGISTRY: Node = Node("registry");
 pub const MIDDLEWARE: Node = Node("middleware");
+pub const CLUSTER: Node = Node("cluster");
 pub const STACK: Node = Node("stack");
 pub const GITOPS: Node = Node("gitops");
 
@@ -203,10 +204,55 @@ pub mod middleware {
     }
 }
 
+pub mod cluster {
+    use super::*;
+    pub const KUBERNETES: Node = Node("kubernetes");
+    pub const INGRESS_CONTROLLER: Node = Node("ingress-controller");
+    pub const DNS: Node = Node("dns");
+    pub const RUNTIME_CLASS: Node = Node("runtime-class");
+    pub const CERT_ISSUER: Node = Node("cert-issuer");
+    pub const STORAGE_CLASS: Node = Node("storage-class");
+    pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+    pub mod kubernetes {
+        use super::*;
+        pub const VERSION: Arg = Arg { index: 0, name: "version" };
+    }
+
+    pub mod ingress_controller {
+        use super::*;
+        pub const NAMESPACE: Prop = Prop("namespace");
+        pub const POD_SELECTOR: Prop = Prop("pod-selector");
+        pub const CLASS: Arg = Arg { index: 0, name: "class" };
+    }
+
+    pub mod dns {
+        use super::*;
+        pub const NAMESPACE: Prop = Prop("namespace");
+        pub const POD_SELECTOR: Prop = Prop("pod-selector");
+    }
+
+    pub mod runtime_class {
+        use super::*;
+        pub const NAME: Arg = Arg { index: 0, name: "name" };
+    }
+
+    pub mod cert_issuer {
+        use super::*;
+        pub const NAME: Arg = Arg { index: 0, name: "name" };
+    }
+
+    pub mod storage_class {
+        use super::*;
+        pub const NAME: Arg = Arg { index: 0, name: "name" };
+    }
+}
+
 pub mod stack {
     use super::*;
     pub const SERVICE: Node = Node("service");
     pub const HOST: Prop = Prop("host");
+    pub const CLUSTER: Prop = Prop("cluster");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
 
     pub mod service {
@@ -218,6 +264,8 @@ pub mod stack {
         pub const ENV: Node = Node("env");
         pub const DEPENDS_ON: Node = Node("depends-on");
         pub const HEALTHCHECK: Node = Node("healthcheck");
+        pub const PORT: Node = Node("port");
+        pub const REPLICAS: Node = Node("replicas");
         pub const RESOURCES: Node = Node("resources");
         pub const VOLUME: Node = Node("volume");
         pub const BIND: Node = Node("bind");
@@ -280,6 +328,16 @@ pub mod stack {
             pub const START_PERIOD: Prop = Prop("start-period");
         }
 
+        pub mod port {
+            use super::*;
+            pub const PORT: Arg = Arg { index: 0, name: "port" };
+        }
+
+        pub mod replicas {
+            use super::*;
+            pub const COUNT: Arg = Arg { index: 0, name: "count" };
+        }
+
         pub mod resources {
             use super::*;
             pub const CPUS: Prop = Prop("cpus");
@@ -290,6 +348,7 @@ pub mod stack {
             use super::*;
             pub const PATH: Prop = Prop("path");
             pub const READ_ONLY: Prop = Prop("read-only");
+            pub const SIZE: Prop = Prop("size");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
         }
 

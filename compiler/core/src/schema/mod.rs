@@ -72,6 +72,8 @@ pub enum ValueType {
     RunnerLabel,
     GitUrl,
     Username,
+    K8sVersion,
+    LabelSelector,
     CommitSha,
     ActionName,
     RelativePath,
@@ -118,6 +120,12 @@ impl ValueType {
             ValueType::RunnerLabel => "a runner label such as `ubuntu-24.04`".into(),
             ValueType::GitUrl => "an HTTPS git URL such as `https://github.com/acme/infrac`".into(),
             ValueType::Username => "a user name (letters, digits, `.`, `_`, `-`, `@`)".into(),
+            ValueType::K8sVersion => {
+                "a Kubernetes release such as `\"1.31\"` (1.25 to 1.37)".into()
+            }
+            ValueType::LabelSelector => {
+                "a label selector `key=value` such as `k8s-app=kube-dns`".into()
+            }
             ValueType::CommitSha => "a full commit SHA (40 hexadecimal digits)".into(),
             ValueType::ActionName => "an action such as `actions/checkout`".into(),
             ValueType::RelativePath => "a relative path such as `compiled`".into(),
@@ -164,6 +172,8 @@ impl ValueType {
             "runner-label" => ValueType::RunnerLabel,
             "git-url" => ValueType::GitUrl,
             "username" => ValueType::Username,
+            "k8s-version" => ValueType::K8sVersion,
+            "label-selector" => ValueType::LabelSelector,
             "commit-sha" => ValueType::CommitSha,
             "action-name" => ValueType::ActionName,
             "relative-path" => ValueType::RelativePath,
