@@ -324,21 +324,31 @@ impl Engine {
     }
 
     /// Tries every (address, port) from inside a container, all at once, and
-    /// returns which connected. `nc -w 1`: a dropped SYN counts as closed after a second.
-    pub fn probe(
+    /// returns which connected. A dropped SYN counts as closed after `seconds`.
+    pub fn probe_within(
         &self,
         container: &str,
         targets: &[(String, u16)],
+        seconds: u32,
     ) -> BTreeMap<(String, u16), bool> {
         let mut script = String::new();
         for (address, port) in targets {
             script.push_str(&format!(
-                "(nc -w 1 {address} {port} </dev/null >/dev/null 2>&1 && echo '{address} {port} open' || echo '{address} {port} closed') &\n"
+                "(nc -w {seconds} {address} {port} </dev/null >/dev/null 2>&1 && echo '{address} {port} open' || echo '{address} {port} closed') &\n"
             ));
         }
         script.push_str("wait\n");
         let output = must(self.docker().args(["exec", container, "sh", "-c", &script]));
         parse_probes(&output)
+    }
+
+    /// `probe_within` one second.
+    pub fn probe(
+        &self,
+        container: &str,
+        targets: &[(String, u16)],
+    ) -> BTreeMap<(String, u16), bool> {
+        self.probe_within(container, targets, 1)
     }
 
     /// The same from the internet's namespace, with the host's busybox.
