@@ -83,7 +83,10 @@ fn deleting_any_line_never_panics() {
         "examples/vps",
         "examples/vps/stacks",
         "examples/homeserver",
+        "examples/cluster",
+        "examples/cluster/stacks",
         "tests/fixtures/firewall",
+        "tests/fixtures/cluster",
     ] {
         for entry in std::fs::read_dir(workspace.join(dir)).unwrap() {
             let path = entry.unwrap().path();
