@@ -6,6 +6,7 @@ pub mod analyse;
 pub mod diagnostic;
 pub mod emit;
 pub mod fix;
+pub mod format;
 pub mod lower;
 pub mod model;
 pub mod parse;

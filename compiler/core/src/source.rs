@@ -67,6 +67,11 @@ impl SourceMap {
         &self.files[id.0]
     }
 
+    /// Every file, in the order it was read.
+    pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
+        self.files.iter()
+    }
+
     pub fn find(&self, path: &str) -> Option<FileId> {
         self.files.iter().position(|f| f.path == path).map(FileId)
     }

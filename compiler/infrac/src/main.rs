@@ -63,6 +63,14 @@ enum Command {
         #[arg(long)]
         exit_code: bool,
     },
+    /// Lay out the project's source files canonically (comments stay where they are).
+    Fmt {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Change nothing; exit 1 and print the differences when a file would change.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the reachability graph: who may reach whom, on which ports.
     Graph {
         #[arg(default_value = ".")]
@@ -136,6 +144,7 @@ fn main() -> ExitCode {
             exit_code,
         } => diff(&path, &against, format, exit_code),
         Command::Graph { path, format } => graph(&path, format),
+        Command::Fmt { path, check } => fmt(&path, check),
         Command::Explain { code } => explain(&code),
     }
 }
@@ -280,6 +289,53 @@ fn diff(path: &Path, against: &Path, format: DiffFormat, exit_code: bool) -> Exi
         DiffFormat::Json => diff::render_json(&tree_diff),
     });
     if exit_code && !tree_diff.is_empty() {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Formats the entry file and every file it includes. A file that is not valid
+/// KDL is reported and left alone.
+fn fmt(path: &Path, check: bool) -> ExitCode {
+    let compilation = match compile(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut changed = 0;
+    let mut unparsable = 0;
+    for file in compilation.sources.files() {
+        let Some(formatted) = infrac_core::format::format_source(&file.text) else {
+            eprintln!(
+                "{}: not valid KDL, left as it is (`infrac check` says why)",
+                file.path
+            );
+            unparsable += 1;
+            continue;
+        };
+        if formatted == file.text {
+            continue;
+        }
+        changed += 1;
+        if check {
+            let diff = similar::TextDiff::from_lines(&file.text, &formatted);
+            print_out(
+                &diff
+                    .unified_diff()
+                    .header(&file.path, &file.path)
+                    .to_string(),
+            );
+        } else if let Err(error) = write::replace_file(Path::new(&file.path), &formatted) {
+            eprintln!("error: cannot write {}: {error}", file.path);
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    let verb = if check { "would change" } else { "changed" };
+    eprintln!(
+        "{changed} file{} {verb}",
+        if changed == 1 { "" } else { "s" }
+    );
+    if unparsable > 0 || (check && changed > 0) {
         ExitCode::from(EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
