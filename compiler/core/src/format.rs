@@ -12,149 +12,7 @@
 
 use kdl::KdlDocument;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Token<'a> {
-    Space,
-    Newline,
-    /// `// …` to the end of the line.
-    LineComment(&'a str),
-    /// `/* … */`, nested, perhaps over several lines.
-    BlockComment(&'a str),
-    /// A quoted, raw or multi-line string, exactly as written.
-    String(&'a str),
-    /// An identifier, number, keyword or type annotation.
-    Word(&'a str),
-    Equals,
-    Open,
-    Close,
-    Semicolon,
-    /// `/-`, which comments out what follows.
-    Slashdash,
-    /// `\`, a line continuation.
-    Continuation,
-}
-
-/// Splits KDL text into tokens; `None` on text it cannot place (the caller
-/// has already parsed it, so this only guards against surprises).
-fn tokens(text: &str) -> Option<Vec<Token<'_>>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &text[i..];
-        let start = i;
-        let c = rest.chars().next()?;
-        match c {
-            ' ' | '\t' | '\u{feff}' => {
-                while let Some(c) = text[i..]
-                    .chars()
-                    .next()
-                    .filter(|c| matches!(c, ' ' | '\t' | '\u{feff}'))
-                {
-                    i += c.len_utf8();
-                }
-                out.push(Token::Space);
-                continue;
-            }
-            '\r' | '\n' => {
-                i += if rest.starts_with("\r\n") { 2 } else { 1 };
-                out.push(Token::Newline);
-                continue;
-            }
-            '/' if rest.starts_with("//") => {
-                i += rest.find('\n').unwrap_or(rest.len());
-                let comment = text[start..i].trim_end_matches('\r');
-                out.push(Token::LineComment(comment));
-                i = start + comment.len();
-                continue;
-            }
-            '/' if rest.starts_with("/*") => {
-                let mut depth = 0;
-                while i < bytes.len() {
-                    if text[i..].starts_with("/*") {
-                        depth += 1;
-                        i += 2;
-                    } else if text[i..].starts_with("*/") {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += text[i..].chars().next()?.len_utf8();
-                    }
-                }
-                out.push(Token::BlockComment(&text[start..i]));
-                continue;
-            }
-            '/' if rest.starts_with("/-") => {
-                i += 2;
-                out.push(Token::Slashdash);
-                continue;
-            }
-            '"' | '#' if is_string_start(rest) => {
-                i += string_len(rest)?;
-                out.push(Token::String(&text[start..i]));
-                continue;
-            }
-            '=' => out.push(Token::Equals),
-            '{' => out.push(Token::Open),
-            '}' => out.push(Token::Close),
-            ';' => out.push(Token::Semicolon),
-            '\\' => out.push(Token::Continuation),
-            _ => {
-                // A word runs to whitespace or punctuation; a type annotation
-                // `(t)` stays glued to what it annotates.
-                while let Some(c) = text[i..].chars().next() {
-                    if c.is_whitespace() || matches!(c, '=' | '{' | '}' | ';' | '"') {
-                        break;
-                    }
-                    if c == '/' && (text[i..].starts_with("//") || text[i..].starts_with("/*")) {
-                        break;
-                    }
-                    i += c.len_utf8();
-                }
-                if i == start {
-                    return None;
-                }
-                out.push(Token::Word(&text[start..i]));
-                continue;
-            }
-        }
-        i += 1;
-    }
-    Some(out)
-}
-
-fn is_string_start(rest: &str) -> bool {
-    rest.starts_with('"') || rest.trim_start_matches('#').starts_with('"')
-}
-
-/// The length of the string at the start of `rest`: `"…"` with escapes,
-/// `"""…"""`, or raw `#"…"#` with any number of `#`.
-fn string_len(rest: &str) -> Option<usize> {
-    let hashes = rest.len() - rest.trim_start_matches('#').len();
-    let body = &rest[hashes..];
-    let multiline = body.starts_with("\"\"\"");
-    let open = if multiline { 3 } else { 1 };
-    let close = format!(
-        "{}{}",
-        if multiline { "\"\"\"" } else { "\"" },
-        "#".repeat(hashes)
-    );
-    let mut i = hashes + open;
-    while i < rest.len() {
-        if hashes == 0 && rest[i..].starts_with('\\') {
-            i += 1 + rest[i + 1..].chars().next().map_or(0, char::len_utf8);
-            continue;
-        }
-        if rest[i..].starts_with(&close) {
-            return Some(i + close.len());
-        }
-        i += rest[i..].chars().next()?.len_utf8();
-    }
-    None
-}
+use crate::lex::{self, TokenKind};
 
 /// Whether a word is a bare identifier string (`internal`), which the layout
 /// quotes, rather than a number, a keyword (`#true`) or an annotation.
@@ -169,7 +27,7 @@ fn is_bare_string(word: &str) -> bool {
 /// The canonical layout of a source file, or `None` when it is not valid KDL.
 pub fn format_source(text: &str) -> Option<String> {
     KdlDocument::parse(text).ok()?;
-    let tokens = tokens(text)?;
+    let tokens = lex::tokens(text);
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut depth: usize = 0;
@@ -193,8 +51,8 @@ pub fn format_source(text: &str) -> Option<String> {
         line.clear();
     };
     for (index, token) in tokens.iter().enumerate() {
-        if line.is_empty() && !matches!(token, Token::Space | Token::Newline) {
-            let closing = matches!(token, Token::Close);
+        if line.is_empty() && !matches!(token.kind, TokenKind::Space | TokenKind::Newline) {
+            let closing = token.kind == TokenKind::Close;
             let level = if closing {
                 depth.saturating_sub(1)
             } else {
@@ -210,9 +68,10 @@ pub fn format_source(text: &str) -> Option<String> {
             *pending = false;
             line.push_str(text);
         };
-        match token {
-            Token::Space => pending_space = true,
-            Token::Newline => {
+        let text = token.text;
+        match token.kind {
+            TokenKind::Space => pending_space = true,
+            TokenKind::Newline => {
                 push_line(&mut lines, &mut line, &mut blank_lines);
                 if !continued {
                     at_node_name = true;
@@ -220,24 +79,25 @@ pub fn format_source(text: &str) -> Option<String> {
                 continued = false;
                 after_equals = false;
             }
-            Token::LineComment(text) | Token::BlockComment(text) => {
+            TokenKind::LineComment | TokenKind::BlockComment => {
                 if !line.trim().is_empty() {
                     pending_space = true;
                 }
                 glue(&mut line, &mut pending_space, text);
             }
-            Token::String(text) => {
+            TokenKind::String => {
                 let spaced = pending_space && !after_equals;
                 pending_space = spaced;
                 glue(&mut line, &mut pending_space, text);
                 at_node_name = false;
                 after_equals = false;
             }
-            Token::Word(word) => {
-                let glued_to_next = matches!(
-                    tokens[index + 1..].iter().find(|t| **t != Token::Space),
-                    Some(Token::Equals)
-                );
+            TokenKind::Word => {
+                let word = text;
+                let glued_to_next = tokens[index + 1..]
+                    .iter()
+                    .find(|t| t.kind != TokenKind::Space)
+                    .is_some_and(|t| t.kind == TokenKind::Equals);
                 let spaced = pending_space && !after_equals;
                 pending_space = spaced;
                 let quote = !at_node_name && !glued_to_next && is_bare_string(word);
@@ -253,32 +113,32 @@ pub fn format_source(text: &str) -> Option<String> {
                 }
                 after_equals = false;
             }
-            Token::Equals => {
+            TokenKind::Equals => {
                 pending_space = false;
                 line.push('=');
                 after_equals = true;
             }
-            Token::Open => {
+            TokenKind::Open => {
                 pending_space = true;
                 glue(&mut line, &mut pending_space, "{");
                 depth += 1;
                 at_node_name = true;
             }
-            Token::Close => {
+            TokenKind::Close => {
                 glue(&mut line, &mut pending_space, "}");
                 depth = depth.saturating_sub(1);
                 at_node_name = true;
             }
-            Token::Semicolon => {
+            TokenKind::Semicolon => {
                 pending_space = false;
                 line.push(';');
                 at_node_name = true;
             }
-            Token::Slashdash => {
+            TokenKind::Slashdash => {
                 glue(&mut line, &mut pending_space, "/-");
                 pending_space = false;
             }
-            Token::Continuation => {
+            TokenKind::Continuation => {
                 glue(&mut line, &mut pending_space, "\\");
                 continued = true;
             }

@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod fix;
 pub mod format;
+pub mod lex;
 pub mod lower;
 pub mod model;
 pub mod parse;
@@ -50,11 +51,23 @@ pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
     let model = resolve::resolve(model, &mut diagnostics);
     let plan = analyse::analyse(&model, &mut diagnostics);
     let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model, &plan));
+    let dropped = parsed.dropped_names();
+    let mut diagnostics = diagnostics.into_sorted();
+    // A name declared in a node lost to a syntax error is not unknown: the
+    // syntax error is the one to fix.
+    diagnostics.retain(|d| {
+        let text = &parsed.sources.file(d.primary.span.file).text;
+        let name = text
+            .get(d.primary.span.start..d.primary.span.end)
+            .unwrap_or_default()
+            .trim_matches('"');
+        d.code != Code::E010 || !dropped.contains(name)
+    });
     Compilation {
         sources: parsed.sources,
         model,
         plan,
-        diagnostics: diagnostics.into_sorted(),
+        diagnostics,
         artifacts,
     }
 }

@@ -1,10 +1,18 @@
 //! Stage 1. In: the entry file's path and a [`SourceLoader`]. Out: every source
 //! file (the entry and what it includes) as a KDL document, plus a diagnostic for
 //! every syntax error and every file that cannot be read.
+//!
+//! A file with syntax errors still yields the nodes that can be recovered: the
+//! top-level nodes that hold an error are blanked out (offsets kept) and the
+//! rest is parsed again, so every other problem of the file is still reported
+//! and the editor still knows its names.
 
-use kdl::{KdlDocument, KdlValue};
+use std::collections::BTreeSet;
+
+use kdl::{KdlDocument, KdlError, KdlValue};
 
 use crate::diagnostic::{Applicability, Code, Diagnostic, Diagnostics};
+use crate::lex::{self, TokenKind};
 use crate::source::{FileId, LoadError, SourceLoader, SourceMap, Span, join_relative};
 
 pub struct ParsedFile {
@@ -15,12 +23,33 @@ pub struct ParsedFile {
 pub struct Parsed {
     pub sources: SourceMap,
     pub files: Vec<ParsedFile>,
+    /// Top-level nodes dropped because they hold syntax errors.
+    pub dropped: Vec<Span>,
+}
+
+impl Parsed {
+    /// The words and strings of the dropped nodes: names that may well be
+    /// declared there, so that a reference to them is not reported as unknown.
+    pub fn dropped_names(&self) -> BTreeSet<String> {
+        self.dropped
+            .iter()
+            .flat_map(|span| {
+                let text = &self.sources.file(span.file).text[span.start..span.end];
+                lex::tokens(text)
+                    .into_iter()
+                    .filter(|t| matches!(t.kind, TokenKind::String | TokenKind::Word))
+                    .map(|t| t.unquoted().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
 }
 
 pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnostics) -> Parsed {
     let mut parsed = Parsed {
         sources: SourceMap::default(),
         files: Vec::new(),
+        dropped: Vec::new(),
     };
     let mut pending: Vec<(String, Option<Span>)> = vec![(entry.to_string(), None)];
     while let Some((path, included_at)) = pending.pop() {
@@ -52,20 +81,31 @@ pub fn parse(entry: &str, loader: &dyn SourceLoader, diagnostics: &mut Diagnosti
             );
             continue;
         }
-        match KdlDocument::parse(text) {
-            Ok(document) => {
-                let mut includes = includes_of(&document, file, &path);
-                // Reverse so that includes are read in source order from the stack.
-                includes.reverse();
-                pending.extend(includes);
-                parsed.files.push(ParsedFile { file, document });
-            }
+        let document = match KdlDocument::parse(text) {
+            Ok(document) => document,
             Err(error) => {
-                for d in error.diagnostics {
-                    diagnostics.push(syntax_error(file, text, &d));
+                let recovered = recover(text, error);
+                for d in &recovered.errors {
+                    diagnostics.push(syntax_error(file, text, d));
+                }
+                parsed
+                    .dropped
+                    .extend(recovered.dropped.iter().map(|&(start, end)| Span {
+                        file,
+                        start,
+                        end,
+                    }));
+                match recovered.document {
+                    Some(document) => document,
+                    None => continue,
                 }
             }
-        }
+        };
+        let mut includes = includes_of(&document, file, &path);
+        // Reverse so that includes are read in source order from the stack.
+        includes.reverse();
+        pending.extend(includes);
+        parsed.files.push(ParsedFile { file, document });
     }
     parsed
 }
@@ -77,41 +117,94 @@ const MAX_DEPTH: usize = 64;
 /// The offset of the first `{` that opens a block deeper than [`MAX_DEPTH`].
 /// Braces inside strings and comments do not count.
 fn too_deep(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'{' => {
+    for token in lex::tokens(text) {
+        match token.kind {
+            TokenKind::Open => {
                 depth += 1;
                 if depth > MAX_DEPTH {
-                    return Some(i);
+                    return Some(token.start);
                 }
             }
-            b'}' => depth = depth.saturating_sub(1),
+            TokenKind::Close => depth = depth.saturating_sub(1),
             _ => {}
         }
-        i += 1;
     }
     None
+}
+
+/// How often a file is parsed again after dropping the nodes that hold errors.
+const MAX_RECOVERY_ROUNDS: usize = 8;
+
+struct Recovered {
+    /// Every syntax error found, in every round.
+    errors: Vec<kdl::KdlDiagnostic>,
+    /// The byte ranges blanked out.
+    dropped: Vec<(usize, usize)>,
+    document: Option<KdlDocument>,
+}
+
+/// Blanks out the top-level statements that hold the errors (spaces, newlines
+/// kept, so spans and lines stay right) and parses again until the rest parses.
+fn recover(text: &str, error: KdlError) -> Recovered {
+    let statements = lex::top_level_statements(text);
+    let mut recovered = Recovered {
+        errors: Vec::new(),
+        dropped: Vec::new(),
+        document: None,
+    };
+    let mut blanked = text.as_bytes().to_vec();
+    let mut errors = error.diagnostics;
+    for _ in 0..MAX_RECOVERY_ROUNDS {
+        let mut progress = false;
+        for d in &errors {
+            let offset = error_offset(d);
+            let holding = statements
+                .iter()
+                .rev()
+                .find(|(start, _)| *start <= offset)
+                .or(statements.first());
+            if let Some(&(start, end)) = holding
+                && !recovered.dropped.contains(&(start, end))
+            {
+                recovered.dropped.push((start, end));
+                for byte in &mut blanked[start..end] {
+                    if !matches!(*byte, b'\n' | b'\r') {
+                        *byte = b' ';
+                    }
+                }
+                progress = true;
+            }
+        }
+        recovered.errors.append(&mut errors);
+        if !progress {
+            break;
+        }
+        // Only ASCII bytes were written over whole statements, so it is still UTF-8.
+        let Ok(rest) = std::str::from_utf8(&blanked) else {
+            break;
+        };
+        match KdlDocument::parse(rest) {
+            Ok(document) => {
+                recovered.document = Some(document);
+                break;
+            }
+            Err(error) => errors = error.diagnostics,
+        }
+    }
+    recovered.dropped.sort_unstable();
+    recovered
+}
+
+/// Where an error is: kdl 6.7.1 reports some errors ("expected property
+/// value") from offset 0, so take where such an error ends.
+fn error_offset(error: &kdl::KdlDiagnostic) -> usize {
+    let (offset, len) = (error.span.offset(), error.span.len());
+    if offset == 0 && len > 1 {
+        offset + len - 1
+    } else {
+        offset
+    }
 }
 
 fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String, Option<Span>)> {
@@ -149,13 +242,8 @@ fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
 }
 
 fn syntax_error(file: FileId, text: &str, error: &kdl::KdlDiagnostic) -> Diagnostic {
-    let mut start = floor_char_boundary(text, error.span.offset());
-    let mut end = floor_char_boundary(text, start + error.span.len());
-    // kdl 6.7.1 reports some errors ("expected property value") from offset 0:
-    // point at where the error ends instead of at the whole file before it.
-    if start == 0 && end > 1 {
-        start = floor_char_boundary(text, end - 1);
-    }
+    let start = floor_char_boundary(text, error_offset(error));
+    let mut end = floor_char_boundary(text, error.span.offset() + error.span.len());
     if end <= start {
         end = ceil_char_boundary(text, start + 1);
     }
