@@ -1,25 +1,38 @@
 //! Stage 3. In: the lowered [`Model`] with names. Out: the same model with every
 //! reference bound to its target's id, plus diagnostics for duplicate names and
-//! references that do not resolve (with "did you mean" help).
+//! references that do not resolve (with "did you mean" help). The name tables
+//! come from [`names::definitions`], the listing the editor navigates with.
 
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, closest};
 use crate::model::*;
+use crate::names::{self, Kind};
 use crate::source::{Span, Spanned};
 
 pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
-    let secrets = index_names("secret", model.secrets.iter().map(|s| &s.name), diagnostics);
-    let cidr_sets = index_names(
-        "cidr-set",
-        model.cidr_sets.iter().map(|s| &s.name),
-        diagnostics,
-    );
-    let middlewares = index_names(
-        "middleware",
-        model.middlewares.iter().map(|m| &m.name),
-        diagnostics,
-    );
+    let definitions = names::definitions(&model);
+    let mut table = |kind: Kind, stack: Option<usize>| {
+        index_names(
+            kind.as_str(),
+            definitions
+                .iter()
+                .filter(|d| d.key.kind == kind && d.key.stack == stack)
+                .map(|d| (d.key.index, d.name)),
+            diagnostics,
+        )
+    };
+    let secrets = table(Kind::Secret, None);
+    let cidr_sets = table(Kind::CidrSet, None);
+    let middlewares = table(Kind::Middleware, None);
+    let hosts = table(Kind::Host, None);
+    let clusters = table(Kind::Cluster, None);
+    table(Kind::Stack, None);
+    let services: Vec<BTreeMap<String, usize>> = (0..model.stacks.len())
+        .map(|stack| table(Kind::Service, Some(stack)))
+        .collect();
+    drop(definitions);
+
     for middleware in &mut model.middlewares {
         if let Some(MiddlewareKind::BasicAuth(secret)) = &mut middleware.kind {
             secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
@@ -29,7 +42,6 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         let secret = &mut registry.password;
         secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
     }
-    let hosts = index_names("host", model.hosts.iter().map(|h| &h.name), diagnostics);
     for host in &mut model.hosts {
         let sources = host
             .ssh
@@ -53,24 +65,6 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
                 lookup("middleware", &reference.name, &middlewares, diagnostics).map(MiddlewareId);
         }
     }
-    let clusters = index_names(
-        "cluster",
-        model.clusters.iter().map(|c| &c.name),
-        diagnostics,
-    );
-    index_names("stack", model.stacks.iter().map(|s| &s.name), diagnostics);
-    let services: Vec<BTreeMap<String, usize>> = model
-        .stacks
-        .iter()
-        .map(|stack| {
-            index_names(
-                "service",
-                stack.services.iter().map(|s| &s.name),
-                diagnostics,
-            )
-        })
-        .collect();
-
     for deploy in model.gitops.iter_mut().flat_map(|g| g.deploys.iter_mut()) {
         deploy.host.target = lookup("host", &deploy.host.name, &hosts, diagnostics).map(HostId);
     }
@@ -168,12 +162,12 @@ fn lookup(
 /// Maps names to their index, reporting every name declared twice.
 fn index_names<'a>(
     kind: &str,
-    names: impl Iterator<Item = &'a Spanned<String>>,
+    names: impl Iterator<Item = (usize, &'a Spanned<String>)>,
     diagnostics: &mut Diagnostics,
 ) -> BTreeMap<String, usize> {
     let mut table: BTreeMap<String, usize> = BTreeMap::new();
     let mut first_spans: BTreeMap<String, Span> = BTreeMap::new();
-    for (index, name) in names.enumerate() {
+    for (index, name) in names {
         match first_spans.get(&name.value) {
             Some(first) => diagnostics.push(
                 Diagnostic::new(

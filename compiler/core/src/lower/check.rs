@@ -284,11 +284,7 @@ impl<'s> Checker<'_, 's> {
             match entry.name() {
                 None => {
                     let position = checked.args.len();
-                    let argument = schema
-                        .arguments
-                        .get(position)
-                        .or_else(|| schema.arguments.last().filter(|a| a.variadic_min.is_some()));
-                    match argument {
+                    match schema.argument(position) {
                         Some(argument) => {
                             let value = self.check_value(&argument.ty, entry, span);
                             checked.args.push(value);

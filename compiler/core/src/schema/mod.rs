@@ -197,6 +197,8 @@ pub struct ArgumentSchema {
     pub ty: ValueType,
     pub required: bool,
     pub variadic_min: Option<usize>,
+    /// The kind of declared thing the value names (`refers="host"`).
+    pub refers: Option<String>,
     pub doc: String,
 }
 
@@ -207,6 +209,8 @@ pub struct PropertySchema {
     pub required: bool,
     /// The value when the property is not written.
     pub default: Option<KdlValue>,
+    /// The kind of declared thing the value names (`refers="host"`).
+    pub refers: Option<String>,
     pub doc: String,
 }
 
@@ -234,6 +238,19 @@ impl NodeSchema {
 
     pub fn property(&self, name: &str) -> Option<&PropertySchema> {
         self.properties.iter().find(|p| p.name == name)
+    }
+
+    /// The schema of the argument at `index` (the variadic one covers the rest).
+    pub fn argument(&self, index: usize) -> Option<&ArgumentSchema> {
+        self.arguments
+            .get(index)
+            .or_else(|| self.arguments.last().filter(|a| a.variadic_min.is_some()))
+    }
+
+    /// The node at `path` (names from the root), if the schema has it.
+    pub fn descendant<'a>(&self, path: impl IntoIterator<Item = &'a str>) -> Option<&NodeSchema> {
+        path.into_iter()
+            .try_fold(self, |node, name| node.child(name))
     }
 }
 
@@ -305,6 +322,7 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
                     ty: type_of(entry).map_err(context)?,
                     required: flag(entry, "required") || variadic,
                     variadic_min: variadic.then(|| integer(entry, "min").unwrap_or(0)),
+                    refers: string(entry, "refers"),
                     doc: string(entry, "doc").unwrap_or_default(),
                 });
             }
@@ -313,6 +331,7 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
                 ty: type_of(entry).map_err(context)?,
                 required: flag(entry, "required"),
                 default: entry.get("default").cloned(),
+                refers: string(entry, "refers"),
                 doc: string(entry, "doc").unwrap_or_default(),
             }),
             "node" | "doc" | "default" => {}

@@ -1,0 +1,229 @@
+//! Every declared name of a model and every use of one, listed in one place.
+//! In: a model. Out: definitions (kind, scope, index, name) and uses (kind,
+//! name, the definition they were bound to). `resolve` builds its name
+//! tables from the definitions; the editor navigates, renames and completes
+//! with both.
+
+use crate::model::*;
+use crate::source::Spanned;
+
+/// What a name declares. `as_str` is the node that declares it, and the
+/// `refers=` of the schema entries that name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Host,
+    Cluster,
+    Secret,
+    Middleware,
+    CidrSet,
+    Stack,
+    Service,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Host,
+        Kind::Cluster,
+        Kind::Secret,
+        Kind::Middleware,
+        Kind::CidrSet,
+        Kind::Stack,
+        Kind::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Host => "host",
+            Kind::Cluster => "cluster",
+            Kind::Secret => "secret",
+            Kind::Middleware => "middleware",
+            Kind::CidrSet => "cidr-set",
+            Kind::Stack => "stack",
+            Kind::Service => "service",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Which declaration: its kind, its stack (services are named per stack) and
+/// its index in the model (within the stack for services).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Key {
+    pub kind: Kind,
+    pub stack: Option<usize>,
+    pub index: usize,
+}
+
+pub struct Definition<'a> {
+    pub key: Key,
+    pub name: &'a Spanned<String>,
+}
+
+pub struct Use<'a> {
+    pub kind: Kind,
+    /// The stack of the service the use is written in, if any.
+    pub stack: Option<usize>,
+    pub name: &'a Spanned<String>,
+    /// The declaration `resolve` bound it to.
+    pub target: Option<Key>,
+}
+
+/// Every declaration, in model order.
+pub fn definitions(model: &Model) -> Vec<Definition<'_>> {
+    fn each<'a, T>(
+        kind: Kind,
+        items: &'a [T],
+        name: impl Fn(&'a T) -> &'a Spanned<String>,
+    ) -> impl Iterator<Item = Definition<'a>> {
+        items
+            .iter()
+            .enumerate()
+            .map(move |(index, item)| Definition {
+                key: Key {
+                    kind,
+                    stack: None,
+                    index,
+                },
+                name: name(item),
+            })
+    }
+    let mut all: Vec<Definition> = each(Kind::Host, &model.hosts, |h| &h.name)
+        .chain(each(Kind::Cluster, &model.clusters, |c| &c.name))
+        .chain(each(Kind::Secret, &model.secrets, |s| &s.name))
+        .chain(each(Kind::Middleware, &model.middlewares, |m| &m.name))
+        .chain(each(Kind::CidrSet, &model.cidr_sets, |c| &c.name))
+        .chain(each(Kind::Stack, &model.stacks, |s| &s.name))
+        .collect();
+    for (stack, s) in model.stacks.iter().enumerate() {
+        all.extend(
+            s.services
+                .iter()
+                .enumerate()
+                .map(|(index, service)| Definition {
+                    key: Key {
+                        kind: Kind::Service,
+                        stack: Some(stack),
+                        index,
+                    },
+                    name: &service.name,
+                }),
+        );
+    }
+    all
+}
+
+/// Every use of a name, in model order, with the declaration it is bound to.
+pub fn uses(model: &Model) -> Vec<Use<'_>> {
+    let mut all = Vec::new();
+    for registry in &model.registries {
+        all.push(global_use(
+            Kind::Secret,
+            &registry.password.name,
+            registry.password.target.map(|t| t.0),
+        ));
+    }
+    for middleware in &model.middlewares {
+        if let Some(MiddlewareKind::BasicAuth(secret)) = &middleware.kind {
+            all.push(global_use(
+                Kind::Secret,
+                &secret.name,
+                secret.target.map(|t| t.0),
+            ));
+        }
+    }
+    for host in &model.hosts {
+        let sources = host
+            .ssh
+            .allow_from
+            .iter()
+            .chain(&host.ssh.management)
+            .chain(host.firewall.allows.iter().filter_map(|a| a.from.as_ref()));
+        for source in sources {
+            if let AddressSource::Set(set) = source {
+                all.push(global_use(
+                    Kind::CidrSet,
+                    &set.name,
+                    set.target.map(|t| t.0),
+                ));
+            }
+        }
+        if let Some(middleware) = host.dashboard().and_then(|d| d.middleware.as_ref()) {
+            all.push(global_use(
+                Kind::Middleware,
+                &middleware.name,
+                middleware.target.map(|t| t.0),
+            ));
+        }
+    }
+    for deploy in model.gitops.iter().flat_map(|g| &g.deploys) {
+        all.push(global_use(
+            Kind::Host,
+            &deploy.host.name,
+            deploy.host.target.map(|t| t.0),
+        ));
+    }
+    for stack in &model.stacks {
+        if let Some(host) = &stack.host {
+            all.push(global_use(Kind::Host, &host.name, host.target.map(|t| t.0)));
+        }
+        if let Some(cluster) = &stack.cluster {
+            all.push(global_use(
+                Kind::Cluster,
+                &cluster.name,
+                cluster.target.map(|t| t.0),
+            ));
+        }
+        for service in &stack.services {
+            for env in &service.env {
+                if let EnvValue::Secret(secret) = &env.value {
+                    all.push(global_use(
+                        Kind::Secret,
+                        &secret.name,
+                        secret.target.map(|t| t.0),
+                    ));
+                }
+            }
+            for middleware in service.routes.iter().flat_map(|r| &r.middlewares) {
+                all.push(global_use(
+                    Kind::Middleware,
+                    &middleware.name,
+                    middleware.target.map(|t| t.0),
+                ));
+            }
+        }
+    }
+    for (stack_index, stack) in model.stacks.iter().enumerate() {
+        for service in &stack.services {
+            for dependency in &service.depends_on {
+                all.push(Use {
+                    kind: Kind::Service,
+                    stack: Some(stack_index),
+                    name: &dependency.name,
+                    target: dependency.target.map(|t| Key {
+                        kind: Kind::Service,
+                        stack: Some(t.stack.0),
+                        index: t.index,
+                    }),
+                });
+            }
+        }
+    }
+    all
+}
+
+/// A use of a name declared once for the whole project (not per stack).
+fn global_use(kind: Kind, name: &Spanned<String>, target: Option<usize>) -> Use<'_> {
+    Use {
+        kind,
+        stack: None,
+        name,
+        target: target.map(|index| Key {
+            kind,
+            stack: None,
+            index,
+        }),
+    }
+}
