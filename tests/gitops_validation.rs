@@ -333,19 +333,6 @@ fn github_format_annotates_each_diagnostic_on_its_line() {
     assert!(output.contains("prod%0Auction"), "{output}");
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 /// Edits a source file, failing when the text to replace is not there.
 fn replace_in(file: &Path, from: &str, to: &str) {
     let source = std::fs::read_to_string(file).unwrap();
@@ -378,7 +365,7 @@ fn paths(list: &Value) -> BTreeSet<String> {
 fn diff_reports_real_changes_to_an_example() {
     let dir = support::scratch_dir("diff");
     let project = dir.join("vps");
-    copy_dir(&support::workspace().join("examples/vps"), &project);
+    support::copy_dir(&support::workspace().join("examples/vps"), &project);
     let before = dir.join("before");
     let status = support::infrac()
         .arg("build")

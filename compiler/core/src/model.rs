@@ -351,7 +351,8 @@ pub struct Service {
     /// The whole `service` node, for diagnostics about the service as such.
     pub span: Span,
     pub image: Option<Spanned<ImageRef>>,
-    /// `None` when the service has no `networks` node.
+    /// `None` when the service has no `networks` node, or one with a value
+    /// that is not a tier (both reported).
     pub networks: Option<Vec<Spanned<Tier>>>,
     pub role: Option<Spanned<Role>>,
     pub routes: Vec<Route>,

@@ -3,6 +3,7 @@
 
 mod diff;
 mod fs_loader;
+mod lsp;
 mod write;
 
 use std::io::IsTerminal;
@@ -71,6 +72,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server over standard input and output (for editors).
+    Lsp,
     /// Print the reachability graph: who may reach whom, on which ports.
     Graph {
         #[arg(default_value = ".")]
@@ -146,15 +149,24 @@ fn main() -> ExitCode {
         Command::Graph { path, format } => graph(&path, format),
         Command::Fmt { path, check } => fmt(&path, check),
         Command::Explain { code } => explain(&code),
+        Command::Lsp => lsp::run(),
     }
 }
 
 fn compile(path: &Path) -> Result<Compilation, ExitCode> {
-    let entry = fs_loader::entry_file(path).map_err(|message| {
+    Ok(infrac_core::compile(&entry_of(path)?, &fs_loader::FsLoader))
+}
+
+/// Every stage but emit, for the commands that write no artifacts.
+fn check_only(path: &Path) -> Result<Compilation, ExitCode> {
+    Ok(infrac_core::check(&entry_of(path)?, &fs_loader::FsLoader))
+}
+
+fn entry_of(path: &Path) -> Result<String, ExitCode> {
+    fs_loader::entry_file(path).map_err(|message| {
         eprintln!("error: {message}");
         ExitCode::from(EXIT_USAGE)
-    })?;
-    Ok(infrac_core::compile(&entry, &fs_loader::FsLoader))
+    })
 }
 
 /// Standard output that a closed pipe (`| head`) does not turn into a panic.
@@ -205,7 +217,7 @@ enum FixMode {
 
 fn check(path: &Path, format: Format, deny_warnings: bool, fix: FixMode) -> ExitCode {
     let compilation = if fix == FixMode::None {
-        match compile(path) {
+        match check_only(path) {
             Ok(c) => c,
             Err(code) => return code,
         }
@@ -245,10 +257,7 @@ fn check(path: &Path, format: Format, deny_warnings: bool, fix: FixMode) -> Exit
 /// Applies fixes to the source files in place (each replaced by rename, so a
 /// crash never leaves half a file) and returns the compilation of the result.
 fn apply_fixes(path: &Path, include_unsafe: bool) -> Result<Compilation, ExitCode> {
-    let entry = fs_loader::entry_file(path).map_err(|message| {
-        eprintln!("error: {message}");
-        ExitCode::from(EXIT_USAGE)
-    })?;
+    let entry = entry_of(path)?;
     let fixed = infrac_core::fix::fix(&entry, &fs_loader::FsLoader, include_unsafe);
     for (file, text) in &fixed.files {
         if let Err(error) = write::replace_file(Path::new(file), text) {
@@ -298,7 +307,7 @@ fn diff(path: &Path, against: &Path, format: DiffFormat, exit_code: bool) -> Exi
 /// Formats the entry file and every file it includes. A file that is not valid
 /// KDL is reported and left alone.
 fn fmt(path: &Path, check: bool) -> ExitCode {
-    let compilation = match compile(path) {
+    let compilation = match check_only(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
@@ -343,7 +352,7 @@ fn fmt(path: &Path, check: bool) -> ExitCode {
 }
 
 fn graph(path: &Path, format: GraphFormat) -> ExitCode {
-    let compilation = match compile(path) {
+    let compilation = match check_only(path) {
         Ok(c) => c,
         Err(code) => return code,
     };

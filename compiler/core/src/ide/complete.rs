@@ -47,6 +47,10 @@ impl Names {
         }
     }
 
+    pub fn merge(&mut self, other: &Names) {
+        self.0.extend(other.0.iter().cloned());
+    }
+
     fn of(&self, kind: Kind, stack: Option<&str>) -> impl Iterator<Item = &str> {
         let mut seen = BTreeSet::new();
         self.0

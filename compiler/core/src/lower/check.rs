@@ -104,6 +104,11 @@ impl<'s> Checked<'s> {
         self.rest(key).filter_map(spanned_enum)
     }
 
+    /// Whether every written value passed its type check.
+    pub fn all_valid(&self) -> bool {
+        self.args.iter().all(Option::is_some) && self.rejected.is_empty()
+    }
+
     /// How many positional values were written, valid or not.
     pub fn arg_count(&self) -> usize {
         self.args.len()

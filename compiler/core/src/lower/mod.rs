@@ -485,8 +485,11 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
         name: node.string_arg(svc::NAME)?,
         span: node.head,
         image: image_prop(node, svc::IMAGE),
+        // A tier that failed its check leaves the networks unknown: checks that
+        // need them skip the service rather than pile follow-up errors on it.
         networks: node
             .child(svc::NETWORKS)
+            .filter(|n| n.all_valid())
             .map(|n| n.rest_enums::<Tier>(svc::networks::TIER).collect()),
         role: node
             .child(svc::ROLE)
