@@ -25,7 +25,8 @@ fn main() -> std::process::ExitCode {
 
 fn pytest_lsp_drives_the_server() {
     let workspace = support::workspace();
-    let output = std::process::Command::new(workspace.join(".tools/venv/bin/python"))
+    let mut command = std::process::Command::new(workspace.join(".tools/venv/bin/python"));
+    command
         .args([
             "-m",
             "pytest",
@@ -39,15 +40,8 @@ fn pytest_lsp_drives_the_server() {
         ])
         .arg(workspace.join("tests/lsp/test_server.py"))
         .env("INFRAC_BIN", env!("CARGO_BIN_EXE_infrac"))
-        .current_dir(workspace.join("tests/lsp"))
-        .output()
-        .expect("pytest runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
+        .current_dir(workspace.join("tests/lsp"));
+    let report = succeeds(command);
     assert!(
         report.contains(" passed") && !report.contains("skipped"),
         "{report}"
@@ -70,22 +64,24 @@ fn neovim_receives_diagnostics() {
         .unwrap()
         + 1;
     std::fs::write(&shop, typo).unwrap();
-    let output = std::process::Command::new(support::system_tool("nvim").unwrap())
+    let mut command = std::process::Command::new(support::system_tool("nvim").unwrap());
+    command
         .args(["--headless", "--clean", "-u"])
         .arg(support::workspace().join("tests/lsp/smoke.lua"))
         .arg(&shop)
         .env("INFRAC_BIN", env!("CARGO_BIN_EXE_infrac"))
-        .env("INFRAC_EXPECT", format!("E010:{line}"))
-        .output()
-        .expect("nvim runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "{report}");
+        .env("INFRAC_EXPECT", format!("E010:{line}"));
+    let report = succeeds(command);
     assert!(
         report.contains("unknown secret `shop-stripe-kee`"),
         "{report}"
     );
+}
+
+/// What a command printed, once it exited 0.
+fn succeeds(mut command: std::process::Command) -> String {
+    let (ok, stdout, stderr) = support::run(&mut command);
+    let report = format!("{stdout}{stderr}");
+    assert!(ok, "{report}");
+    report
 }

@@ -39,6 +39,25 @@ pub struct CidrSetId(pub usize);
 pub struct MiddlewareId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterId(pub usize);
+macro_rules! list_index {
+    ($($id:ident),*) => {$(
+        /// The id's index in its list of the model.
+        impl From<$id> for usize {
+            fn from(id: $id) -> usize {
+                id.0
+            }
+        }
+    )*};
+}
+list_index!(
+    HostId,
+    SecretId,
+    StackId,
+    CidrSetId,
+    MiddlewareId,
+    ClusterId
+);
+
 /// A service is addressed by its stack and its index in that stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ServiceId {

@@ -119,19 +119,11 @@ pub fn definitions(model: &Model) -> Vec<Definition<'_>> {
 pub fn uses(model: &Model) -> Vec<Use<'_>> {
     let mut all = Vec::new();
     for registry in &model.registries {
-        all.push(global_use(
-            Kind::Secret,
-            &registry.password.name,
-            registry.password.target.map(|t| t.0),
-        ));
+        all.push(global_use(Kind::Secret, &registry.password));
     }
     for middleware in &model.middlewares {
         if let Some(MiddlewareKind::BasicAuth(secret)) = &middleware.kind {
-            all.push(global_use(
-                Kind::Secret,
-                &secret.name,
-                secret.target.map(|t| t.0),
-            ));
+            all.push(global_use(Kind::Secret, secret));
         }
     }
     for host in &model.hosts {
@@ -143,55 +135,31 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
             .chain(host.firewall.allows.iter().filter_map(|a| a.from.as_ref()));
         for source in sources {
             if let AddressSource::Set(set) = source {
-                all.push(global_use(
-                    Kind::CidrSet,
-                    &set.name,
-                    set.target.map(|t| t.0),
-                ));
+                all.push(global_use(Kind::CidrSet, set));
             }
         }
         if let Some(middleware) = host.dashboard().and_then(|d| d.middleware.as_ref()) {
-            all.push(global_use(
-                Kind::Middleware,
-                &middleware.name,
-                middleware.target.map(|t| t.0),
-            ));
+            all.push(global_use(Kind::Middleware, middleware));
         }
     }
     for deploy in model.gitops.iter().flat_map(|g| &g.deploys) {
-        all.push(global_use(
-            Kind::Host,
-            &deploy.host.name,
-            deploy.host.target.map(|t| t.0),
-        ));
+        all.push(global_use(Kind::Host, &deploy.host));
     }
     for stack in &model.stacks {
         if let Some(host) = &stack.host {
-            all.push(global_use(Kind::Host, &host.name, host.target.map(|t| t.0)));
+            all.push(global_use(Kind::Host, host));
         }
         if let Some(cluster) = &stack.cluster {
-            all.push(global_use(
-                Kind::Cluster,
-                &cluster.name,
-                cluster.target.map(|t| t.0),
-            ));
+            all.push(global_use(Kind::Cluster, cluster));
         }
         for service in &stack.services {
             for env in &service.env {
                 if let EnvValue::Secret(secret) = &env.value {
-                    all.push(global_use(
-                        Kind::Secret,
-                        &secret.name,
-                        secret.target.map(|t| t.0),
-                    ));
+                    all.push(global_use(Kind::Secret, secret));
                 }
             }
             for middleware in service.routes.iter().flat_map(|r| &r.middlewares) {
-                all.push(global_use(
-                    Kind::Middleware,
-                    &middleware.name,
-                    middleware.target.map(|t| t.0),
-                ));
+                all.push(global_use(Kind::Middleware, middleware));
             }
         }
     }
@@ -215,15 +183,15 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
 }
 
 /// A use of a name declared once for the whole project (not per stack).
-fn global_use(kind: Kind, name: &Spanned<String>, target: Option<usize>) -> Use<'_> {
+fn global_use<Id: Copy + Into<usize>>(kind: Kind, reference: &Reference<Id>) -> Use<'_> {
     Use {
         kind,
         stack: None,
-        name,
-        target: target.map(|index| Key {
+        name: &reference.name,
+        target: reference.target.map(|id| Key {
             kind,
             stack: None,
-            index,
+            index: id.into(),
         }),
     }
 }

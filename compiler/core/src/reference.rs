@@ -81,12 +81,7 @@ fn write_node(out: &mut String, node: &NodeSchema, parents: &[&str]) {
         }
     }
     if !node.children.is_empty() {
-        let children: Vec<String> = node
-            .children
-            .iter()
-            .map(|c| format!("`{}`", c.name))
-            .collect();
-        out.push_str(&format!("\nChild nodes: {}.\n", children.join(", ")));
+        out.push_str(&format!("\nChild nodes: {}.\n", node.children_list()));
     }
     for child in &node.children {
         write_node(out, child, &path);

@@ -111,12 +111,7 @@ fn describe_node(node: &NodeSchema) -> String {
         text.push_str(&format!("\n\nProperties:\n{}", properties.join("\n")));
     }
     if !node.children.is_empty() {
-        let children: Vec<String> = node
-            .children
-            .iter()
-            .map(|c| format!("`{}`", c.name))
-            .collect();
-        text.push_str(&format!("\n\nChild nodes: {}.", children.join(", ")));
+        text.push_str(&format!("\n\nChild nodes: {}.", node.children_list()));
     }
     text
 }

@@ -247,6 +247,16 @@ impl NodeSchema {
             .or_else(|| self.arguments.last().filter(|a| a.variadic_min.is_some()))
     }
 
+    /// The child nodes as a list for docs: "`a`, `b`".
+    pub fn children_list(&self) -> String {
+        let names: Vec<String> = self
+            .children
+            .iter()
+            .map(|c| format!("`{}`", c.name))
+            .collect();
+        names.join(", ")
+    }
+
     /// The node at `path` (names from the root), if the schema has it.
     pub fn descendant<'a>(&self, path: impl IntoIterator<Item = &'a str>) -> Option<&NodeSchema> {
         path.into_iter()
