@@ -159,3 +159,24 @@ fn expected(parent: &NodeSchema, path: &str, found: &mut dyn FnMut(String)) {
         expected(schema, &here, found);
     }
 }
+
+/// Every component of the standard library has a page, generated from its source.
+#[test]
+fn stdlib_pages_are_generated_from_the_components() {
+    let mut listed = BTreeSet::new();
+    for (name, source) in infrac_core::stdlib::COMPONENTS {
+        let page = infrac_core::reference::component_markdown(source)
+            .unwrap_or_else(|e| panic!("stdlib/{name}.kdl: {e}"));
+        check_generated(&format!("docs/stdlib/{name}.md"), &page);
+        listed.insert(name.to_string());
+    }
+    for entry in std::fs::read_dir(support::workspace().join("stdlib")).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".kdl") {
+            assert!(
+                listed.contains(name),
+                "stdlib/{file} is not embedded: list it in compiler/core/src/stdlib.rs"
+            );
+        }
+    }
+}

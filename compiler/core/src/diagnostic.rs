@@ -70,6 +70,7 @@ codes! {
     E016 Error "dashboard-hostname" "an enabled dashboard has no hostname";
     E017 Error "pool-size" "an address pool cannot hand out networks of its size";
     E018 Error "nesting-too-deep" "blocks are nested deeper than the parser allows";
+    E019 Error "component-definition" "a component definition is invalid";
     E101 Error "missing-networks" "a service does not name its networks";
     E102 Error "published-ports" "a service publishes ports";
     E103 Error "route-without-ingress" "a routed service is not on the ingress tier";
@@ -251,6 +252,10 @@ impl Diagnostics {
 
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity() == Severity::Error)
+    }
+
+    pub fn for_each(&mut self, f: impl FnMut(&mut Diagnostic)) {
+        self.items.iter_mut().for_each(f);
     }
 
     /// Sorted by file, position, then code, without exact duplicates.

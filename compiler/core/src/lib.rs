@@ -1,10 +1,12 @@
 //! The infrac compiler core. `compile` runs the pipeline
-//! parse → lower → resolve → analyse → emit on sources held in memory; it never
-//! touches the file system (files come through a [`SourceLoader`]).
+//! parse → expand → lower → resolve → analyse → emit on sources held in
+//! memory; it never touches the file system (files come through a
+//! [`SourceLoader`]).
 
 pub mod analyse;
 pub mod diagnostic;
 pub mod emit;
+pub mod expand;
 pub mod fix;
 pub mod format;
 pub mod ide;
@@ -19,6 +21,7 @@ pub mod render;
 pub mod resolve;
 pub mod schema;
 pub mod source;
+pub mod stdlib;
 pub mod values;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
@@ -58,12 +61,14 @@ pub fn check(entry: &str, loader: &dyn SourceLoader) -> Compilation {
 
 fn run(entry: &str, loader: &dyn SourceLoader, emit: bool) -> Compilation {
     let mut diagnostics = diagnostic::Diagnostics::default();
-    let parsed = parse::parse(entry, loader, &mut diagnostics);
-    let model = lower::lower(&parsed, &mut diagnostics);
+    let mut parsed = parse::parse(entry, loader, &mut diagnostics);
+    let expansions = expand::expand(&mut parsed, &mut diagnostics);
+    let model = lower::lower(&parsed, &expansions, &mut diagnostics);
     let model = resolve::resolve(model, &mut diagnostics);
     let plan = analyse::analyse(&model, &mut diagnostics);
     let artifacts = (emit && !diagnostics.has_errors()).then(|| emit::emit(&model, &plan));
     let dropped = parsed.dropped_names();
+    diagnostics.for_each(|d| expand::relocate(&parsed.sources, d));
     let mut diagnostics = diagnostics.into_sorted();
     // A name declared in a node lost to a syntax error is not unknown: the
     // syntax error is the one to fix.

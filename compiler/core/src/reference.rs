@@ -3,7 +3,7 @@
 
 use kdl::KdlValue;
 
-use crate::schema::{NodeSchema, schema};
+use crate::schema::{NodeSchema, PropertySchema, schema};
 
 pub fn reference_markdown() -> String {
     let mut out = String::from(
@@ -102,4 +102,100 @@ fn yes_no(flag: bool) -> &'static str {
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The docs page of a standard-library component, from its source: its
+/// documentation, its examples, its parameters and what it produces.
+pub fn component_markdown(source: &str) -> Result<String, String> {
+    use crate::schema::keys::component;
+    let document = kdl::KdlDocument::parse(source).map_err(|e| format!("{e:?}"))?;
+    let node = document
+        .nodes()
+        .iter()
+        .find(|n| n.name().value() == crate::schema::keys::COMPONENT.0)
+        .ok_or("no `component` node")?;
+    let name = first_string(node).ok_or("the component has no name")?;
+    let children = node.children().map(|c| c.nodes()).unwrap_or_default();
+    let strings_of = |key: crate::schema::Node| -> Vec<String> {
+        children
+            .iter()
+            .filter(|c| c.name().value() == key.0)
+            .filter_map(first_string)
+            .collect()
+    };
+    let doc = strings_of(component::DOC).join("\n\n");
+    let mut out = format!(
+        "# Component `{name}`\n\n\
+         Generated from `stdlib/{name}.kdl` by `cargo test` (set `INFRAC_UPDATE_DOCS=1` to rewrite it); \
+         do not edit by hand.\n\n{}\n",
+        doc.trim()
+    );
+    out.push_str("\n## Use\n\n```kdl\n");
+    for example in strings_of(component::EXAMPLE) {
+        out.push_str(&format!("{example}\n"));
+    }
+    out.push_str("```\n\nInside a `stack`; the second argument is the instance's name.\n");
+    let params: Vec<PropertySchema> = children
+        .iter()
+        .filter(|c| c.name().value() == component::PARAM.0)
+        .map(crate::schema::param_schema)
+        .collect::<Result<_, _>>()?;
+    if !params.is_empty() {
+        out.push_str(
+            "\n## Parameters\n\n| parameter | type | required | default | description |\n|---|---|---|---|---|\n",
+        );
+        for param in &params {
+            let default = param
+                .default
+                .as_ref()
+                .map(|d| format!("`{}`", kdl_value(d)))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {default} | {} |\n",
+                param.name,
+                param.ty.describe(),
+                yes_no(param.required),
+                cell(&param.doc)
+            ));
+        }
+    }
+    let mut produced = Vec::new();
+    produced_nodes(children, &mut produced, None);
+    if !produced.is_empty() {
+        out.push_str("\n## Produces\n\n");
+        for line in produced {
+            out.push_str(&format!("- {line}\n"));
+        }
+    }
+    Ok(out)
+}
+
+/// The services and middlewares a component's body declares, with the
+/// parameter a `when` makes them depend on.
+fn produced_nodes(nodes: &[kdl::KdlNode], out: &mut Vec<String>, condition: Option<&str>) {
+    use crate::schema::keys::{self, component};
+    for node in nodes {
+        let kind = node.name().value();
+        if kind == component::WHEN.0 {
+            let param = first_string(node).unwrap_or_default();
+            let children = node.children().map(|c| c.nodes()).unwrap_or_default();
+            produced_nodes(children, out, Some(&param));
+        } else if kind == keys::stack::SERVICE.0 || kind == keys::MIDDLEWARE.0 {
+            let name = first_string(node)
+                .unwrap_or_default()
+                .replace("{{name}}", "<name>");
+            let when = condition
+                .map(|p| format!(", when `{p}` is set"))
+                .unwrap_or_default();
+            out.push(format!("{kind} `{name}`{when}"));
+        }
+    }
+}
+
+fn first_string(node: &kdl::KdlNode) -> Option<String> {
+    node.entries()
+        .iter()
+        .find(|e| e.name().is_none())
+        .and_then(|e| e.value().as_string())
+        .map(str::to_string)
 }

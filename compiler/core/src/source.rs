@@ -49,6 +49,25 @@ impl<T> Spanned<T> {
 pub struct SourceFile {
     pub path: String,
     pub text: String,
+    pub origin: Origin,
+}
+
+/// Where a file's text comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A file of the project.
+    Project,
+    /// A component of the standard library, embedded in the binary.
+    Stdlib,
+    /// One expansion of a component: the text of the file that defines it,
+    /// under its own id so that what it produced is told apart from other
+    /// expansions. Diagnostics in it are reported at `use_site`.
+    Expansion {
+        definition: FileId,
+        use_site: Span,
+        /// The instance's name in the `use` node.
+        instance: Span,
+    },
 }
 
 /// All files read for one compilation, in the order they were read.
@@ -59,7 +78,11 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, path: String, text: String) -> FileId {
-        self.files.push(SourceFile { path, text });
+        self.add_with_origin(path, text, Origin::Project)
+    }
+
+    pub fn add_with_origin(&mut self, path: String, text: String, origin: Origin) -> FileId {
+        self.files.push(SourceFile { path, text, origin });
         FileId(self.files.len() - 1)
     }
 
@@ -67,13 +90,36 @@ impl SourceMap {
         &self.files[id.0]
     }
 
-    /// Every file, in the order it was read.
+    /// The project's own files, in the order they were read.
     pub fn files(&self) -> impl Iterator<Item = &SourceFile> {
-        self.files.iter()
+        self.files.iter().filter(|f| f.origin == Origin::Project)
     }
 
+    /// The project file at `path`.
     pub fn find(&self, path: &str) -> Option<FileId> {
-        self.files.iter().position(|f| f.path == path).map(FileId)
+        self.files
+            .iter()
+            .position(|f| f.path == path && f.origin == Origin::Project)
+            .map(FileId)
+    }
+
+    /// Where a span of an expansion was written: the `use` node it is
+    /// reported at, and the same place in the component's definition.
+    pub fn expanded_from(&self, span: Span) -> Option<(Span, Span)> {
+        match self.file(span.file).origin {
+            Origin::Expansion {
+                definition,
+                use_site,
+                ..
+            } => Some((
+                use_site,
+                Span {
+                    file: definition,
+                    ..span
+                },
+            )),
+            _ => None,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.

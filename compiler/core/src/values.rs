@@ -140,6 +140,9 @@ impl Invalid {
 /// Checks a KDL value against a schema type.
 pub fn check(ty: &ValueType, value: &KdlValue) -> Result<Value, Invalid> {
     match (ty, value) {
+        (ValueType::Any, KdlValue::Bool(b)) => Ok(Value::Bool(*b)),
+        (ValueType::Any, KdlValue::Integer(i)) if *i >= 0 => Ok(Value::Integer(*i as u64)),
+        (ValueType::Any, KdlValue::Float(f)) if f.is_finite() => Ok(Value::Number(*f)),
         (ValueType::Bool, KdlValue::Bool(b)) => Ok(Value::Bool(*b)),
         (ValueType::Bool, KdlValue::String(s)) if matches!(s.as_str(), "true" | "false") => {
             Err(invalid("expected a boolean, found a string")
@@ -188,7 +191,7 @@ fn kind_of(value: &KdlValue) -> &'static str {
 fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
     let string = || Value::String(s.to_string());
     match ty {
-        ValueType::String => Ok(string()),
+        ValueType::String | ValueType::Any => Ok(string()),
         ValueType::Name => check_name(s).map(|()| string()),
         ValueType::Hostname => check_hostname(s).map(|()| string()),
         ValueType::Duration => parse_duration(s).map(Value::Duration),

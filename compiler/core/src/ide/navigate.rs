@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::diagnostic::Edit;
 use crate::model::Model;
 use crate::names::{self, Key, Kind};
-use crate::source::{FileId, Span};
+use crate::source::{FileId, Origin, SourceMap, Span};
 
 /// A declared name with every place it is used.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +33,23 @@ pub struct Index {
     pub symbols: Vec<Symbol>,
 }
 
-/// Every declaration of the model with its bound uses.
-pub fn index(model: &Model) -> Index {
+/// Every declaration of the model with its bound uses. What a component
+/// produced is placed at its `use`: a name equal to the instance's at the
+/// instance's name, anything else at the `use` node.
+pub fn index(model: &Model, sources: &SourceMap) -> Index {
+    let place = |span: Span, name: &str| match sources.file(span.file).origin {
+        Origin::Expansion {
+            use_site, instance, ..
+        } => {
+            let text = &sources.file(instance.file).text[instance.start..instance.end];
+            if text.trim_matches('"') == name {
+                instance
+            } else {
+                use_site
+            }
+        }
+        _ => span,
+    };
     let mut symbols: Vec<Symbol> = Vec::new();
     let mut by_key: BTreeMap<Key, usize> = BTreeMap::new();
     for definition in names::definitions(model) {
@@ -50,13 +65,15 @@ pub fn index(model: &Model) -> Index {
                 .key
                 .stack
                 .map(|s| model.stacks[s].name.value.clone()),
-            definition: definition.name.span,
+            definition: place(definition.name.span, &definition.name.value),
             uses: Vec::new(),
         });
     }
     for used in names::uses(model) {
         if let Some(&at) = used.target.and_then(|key| by_key.get(&key)) {
-            symbols[at].uses.push(used.name.span);
+            symbols[at]
+                .uses
+                .push(place(used.name.span, &used.name.value));
         }
     }
     Index { symbols }
@@ -79,9 +96,12 @@ impl Index {
     }
 }
 
-/// The edits that rename the symbol at `offset` everywhere, or why not.
+/// The edits that rename the symbol at `offset` everywhere, or why not. Every
+/// place must read the name itself: a name a component builds (`{{name}}-data`)
+/// is renamed in the component, not here.
 pub fn rename(
     index: &Index,
+    sources: &SourceMap,
     file: FileId,
     offset: usize,
     new_name: &str,
@@ -100,8 +120,19 @@ pub fn rename(
             symbol.key.kind.as_str()
         ));
     }
-    Ok(symbol
-        .spans()
+    let spans = symbol.spans();
+    let literal = spans.iter().all(|span| {
+        let text = &sources.file(span.file).text;
+        text.get(span.start..span.end)
+            .is_some_and(|t| t.trim_matches('"') == symbol.name)
+    });
+    if !literal {
+        return Err(format!(
+            "`{}` is built by a component; rename it where the component is used",
+            symbol.name
+        ));
+    }
+    Ok(spans
         .into_iter()
         .map(|span| Edit {
             span,
@@ -137,7 +168,7 @@ mod tests {
             "infrac.kdl",
             &Files(&[("infrac.kdl", MAIN), ("stack.kdl", STACK)]),
         );
-        let index = index(&compilation.model);
+        let index = index(&compilation.model, &compilation.sources);
         let stack_file = compilation.sources.find("stack.kdl").unwrap();
         let main_file = compilation.sources.find("infrac.kdl").unwrap();
         let use_at = STACK.find("\"vps\"").unwrap() + 2;
@@ -155,6 +186,7 @@ mod tests {
         );
         let edits = rename(
             &index,
+            &compilation.sources,
             stack_file,
             STACK.find("\"db\"").unwrap(),
             "postgres",
@@ -168,8 +200,26 @@ mod tests {
             .at(main_file, MAIN.find("db-password").unwrap())
             .unwrap();
         assert_eq!(secret.uses.len(), 1);
-        assert!(rename(&index, stack_file, use_at, "Not A Name").is_err());
-        assert!(rename(&index, stack_file, STACK.find("\"web\"").unwrap(), "db").is_err());
+        assert!(
+            rename(
+                &index,
+                &compilation.sources,
+                stack_file,
+                use_at,
+                "Not A Name"
+            )
+            .is_err()
+        );
+        assert!(
+            rename(
+                &index,
+                &compilation.sources,
+                stack_file,
+                STACK.find("\"web\"").unwrap(),
+                "db"
+            )
+            .is_err()
+        );
     }
 
     struct Disk;

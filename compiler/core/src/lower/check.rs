@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
 use crate::diagnostic::{Applicability, Code, Diagnostic, Diagnostics, closest};
+use crate::expand::Expansions;
 use crate::schema::{Arg, Node, NodeSchema, Prop, SchemaEnum, ValueType};
 use crate::source::{FileId, SourceMap, Span, Spanned};
 use crate::values::{self, Value, ValueFix};
@@ -205,6 +206,8 @@ fn spanned_enum<E: SchemaEnum>(value: &Spanned<Value>) -> Option<Spanned<E>> {
 pub struct Checker<'a, 's> {
     pub root: &'s NodeSchema,
     pub sources: &'a SourceMap,
+    /// What each `use` produced, checked in its place.
+    pub expansions: &'a Expansions,
     pub diagnostics: &'a mut Diagnostics,
 }
 
@@ -374,10 +377,17 @@ impl<'s> Checker<'_, 's> {
             })) => format!("{name} `{own}`"),
             _ => format!("`{name}`"),
         };
+        let expansions = self.expansions;
+        let children = children
+            .iter()
+            .flat_map(|n| match schema.child(n.name().value()) {
+                Some(child) if child.open => expansions.replacing(file, n),
+                _ => vec![(file, n)],
+            });
         checked.children = self.check_children(
             schema,
             Some((head, named)),
-            children.iter().map(|n| (file, n)),
+            children,
             insert_at.filter(|_| assumed_at.is_none()),
         );
         checked

@@ -1,4 +1,4 @@
-//! Stage 2. In: the parsed KDL documents. Out: the typed [`Model`], every value
+//! Stage 3. In: the parsed KDL documents and the components' expansions. Out: the typed [`Model`], every value
 //! checked against the schema and every default taken from it, plus diagnostics
 //! for anything the schema or the node's own rules reject. References stay
 //! names here; `resolve` binds them.
@@ -7,9 +7,10 @@
 //! `schema::keys`, generated from the schema: a name the schema does not have
 //! does not compile.
 
-mod check;
+pub(crate) mod check;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::expand::Expansions;
 use crate::model::*;
 use crate::parse::Parsed;
 use crate::schema::keys::{self, cluster, gitops, host, middleware, registry, secret, stack};
@@ -21,15 +22,19 @@ use check::{Checked, Checker, spanned_string};
 /// Label prefixes owned by infrac's own generated labels.
 const RESERVED_LABEL_PREFIXES: [&str; 2] = ["traefik.", "infrac."];
 
-pub fn lower(parsed: &Parsed, diagnostics: &mut Diagnostics) -> Model {
+pub fn lower(parsed: &Parsed, expansions: &Expansions, diagnostics: &mut Diagnostics) -> Model {
     let root = schema();
+    // Component definitions are checked by `expand`; what uses produced joins in.
     let nodes = parsed
         .files
         .iter()
-        .flat_map(|f| f.document.nodes().iter().map(move |n| (f.file, n)));
+        .flat_map(|f| f.document.nodes().iter().map(move |n| (f.file, n)))
+        .filter(|(_, n)| root.child(n.name().value()).is_none_or(|s| !s.open))
+        .chain(expansions.top_nodes());
     let mut checker = Checker {
         root,
         sources: &parsed.sources,
+        expansions,
         diagnostics,
     };
     let top = checker.check_children(root, None, nodes, None);

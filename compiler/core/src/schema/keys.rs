@@ -13,6 +13,7 @@ pub const HOST: Node = Node("host");
 pub const REGISTRY: Node = Node("registry");
 pub const MIDDLEWARE: Node = Node("middleware");
 pub const CLUSTER: Node = Node("cluster");
+pub const COMPONENT: Node = Node("component");
 pub const STACK: Node = Node("stack");
 pub const GITOPS: Node = Node("gitops");
 
@@ -248,12 +249,61 @@ pub mod cluster {
     }
 }
 
+pub mod component {
+    use super::*;
+    pub const DOC: Node = Node("doc");
+    pub const EXAMPLE: Node = Node("example");
+    pub const PARAM: Node = Node("param");
+    pub const WHEN: Node = Node("when");
+    pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+    pub mod doc {
+        use super::*;
+        pub const TEXT: Arg = Arg { index: 0, name: "text" };
+    }
+
+    pub mod example {
+        use super::*;
+        pub const USE: Arg = Arg { index: 0, name: "use" };
+    }
+
+    pub mod param {
+        use super::*;
+        pub const VALUES: Node = Node("values");
+        pub const TYPE: Prop = Prop("type");
+        pub const ENUM: Prop = Prop("enum");
+        pub const REQUIRED: Prop = Prop("required");
+        pub const DEFAULT: Prop = Prop("default");
+        pub const REFERS: Prop = Prop("refers");
+        pub const DOC: Prop = Prop("doc");
+        pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+        pub mod values {
+            use super::*;
+            pub const VALUE: Arg = Arg { index: 0, name: "value" };
+        }
+    }
+
+    pub mod when {
+        use super::*;
+        pub const IS: Prop = Prop("is");
+        pub const PARAM: Arg = Arg { index: 0, name: "param" };
+    }
+}
+
 pub mod stack {
     use super::*;
+    pub const USE: Node = Node("use");
     pub const SERVICE: Node = Node("service");
     pub const HOST: Prop = Prop("host");
     pub const CLUSTER: Prop = Prop("cluster");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+    pub mod r#use {
+        use super::*;
+        pub const COMPONENT: Arg = Arg { index: 0, name: "component" };
+        pub const NAME: Arg = Arg { index: 1, name: "name" };
+    }
 
     pub mod service {
         use super::*;
@@ -512,6 +562,96 @@ impl SchemaEnum for Os {
 
     fn as_str(self) -> &'static str {
         Os::as_str(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ParamType {
+    String,
+    Name,
+    Hostname,
+    Port,
+    Duration,
+    Size,
+    Image,
+    Ip,
+    Number,
+    Integer,
+    Bool,
+    EnvName,
+    Path,
+    Capability,
+    Cidr,
+    Source,
+    Interface,
+    SshKey,
+    Package,
+    Email,
+    Uuid,
+    UrlPath,
+    StatusRange,
+    GitRef,
+    RunnerLabel,
+    GitUrl,
+    Username,
+    K8sVersion,
+    LabelSelector,
+    CommitSha,
+    ActionName,
+    RelativePath,
+    SafePath,
+    Enum,
+}
+
+impl ParamType {
+    pub const ALL: [ParamType; 34] = [ParamType::String, ParamType::Name, ParamType::Hostname, ParamType::Port, ParamType::Duration, ParamType::Size, ParamType::Image, ParamType::Ip, ParamType::Number, ParamType::Integer, ParamType::Bool, ParamType::EnvName, ParamType::Path, ParamType::Capability, ParamType::Cidr, ParamType::Source, ParamType::Interface, ParamType::SshKey, ParamType::Package, ParamType::Email, ParamType::Uuid, ParamType::UrlPath, ParamType::StatusRange, ParamType::GitRef, ParamType::RunnerLabel, ParamType::GitUrl, ParamType::Username, ParamType::K8sVersion, ParamType::LabelSelector, ParamType::CommitSha, ParamType::ActionName, ParamType::RelativePath, ParamType::SafePath, ParamType::Enum];
+
+    /// The value as written in sources.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Name => "name",
+            ParamType::Hostname => "hostname",
+            ParamType::Port => "port",
+            ParamType::Duration => "duration",
+            ParamType::Size => "size",
+            ParamType::Image => "image",
+            ParamType::Ip => "ip",
+            ParamType::Number => "number",
+            ParamType::Integer => "integer",
+            ParamType::Bool => "bool",
+            ParamType::EnvName => "env-name",
+            ParamType::Path => "path",
+            ParamType::Capability => "capability",
+            ParamType::Cidr => "cidr",
+            ParamType::Source => "source",
+            ParamType::Interface => "interface",
+            ParamType::SshKey => "ssh-key",
+            ParamType::Package => "package",
+            ParamType::Email => "email",
+            ParamType::Uuid => "uuid",
+            ParamType::UrlPath => "url-path",
+            ParamType::StatusRange => "status-range",
+            ParamType::GitRef => "git-ref",
+            ParamType::RunnerLabel => "runner-label",
+            ParamType::GitUrl => "git-url",
+            ParamType::Username => "username",
+            ParamType::K8sVersion => "k8s-version",
+            ParamType::LabelSelector => "label-selector",
+            ParamType::CommitSha => "commit-sha",
+            ParamType::ActionName => "action-name",
+            ParamType::RelativePath => "relative-path",
+            ParamType::SafePath => "safe-path",
+            ParamType::Enum => "enum",
+        }
+    }
+}
+
+impl SchemaEnum for ParamType {
+    const ALL: &'static [Self] = &ParamType::ALL;
+
+    fn as_str(self) -> &'static str {
+        ParamType::as_str(self)
     }
 }
 

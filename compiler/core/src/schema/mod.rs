@@ -78,6 +78,9 @@ pub enum ValueType {
     ActionName,
     RelativePath,
     SafePath,
+    /// Every value: a component parameter's default, checked against the
+    /// parameter's own type.
+    Any,
     /// `name` is the Rust enum generated for it.
     Enum {
         name: String,
@@ -132,6 +135,7 @@ impl ValueType {
             ValueType::SafePath => {
                 "an absolute path of letters, digits, `.`, `_`, `-` and `/`".into()
             }
+            ValueType::Any => "any value".into(),
             ValueType::Enum { values, .. } => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
                 format!("one of {}", quoted.join(", "))
@@ -178,6 +182,7 @@ impl ValueType {
             "action-name" => ValueType::ActionName,
             "relative-path" => ValueType::RelativePath,
             "safe-path" => ValueType::SafePath,
+            "any" => ValueType::Any,
             "enum" => match enum_name {
                 Some(name) if !values.is_empty() => ValueType::Enum { name, values },
                 Some(_) => return Err("an enum needs `values`".into()),
@@ -220,6 +225,9 @@ pub struct NodeSchema {
     pub doc: String,
     pub repeat: bool,
     pub required: bool,
+    /// Checked by component expansion rather than against this schema: a
+    /// component's body, and the parameters `use` passes.
+    pub open: bool,
     /// The diagnostic code reported when a required node is missing (E005 unless set).
     pub missing_code: Option<String>,
     /// What to insert when a required node is missing, offered as a fix.
@@ -281,6 +289,7 @@ pub fn parse_schema(text: &str) -> Result<NodeSchema, String> {
         doc: String::new(),
         repeat: false,
         required: false,
+        open: false,
         missing_code: None,
         example: None,
         defaults: Vec::new(),
@@ -306,6 +315,7 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
         doc: body.map(doc_of).unwrap_or_default(),
         repeat: flag(node, "repeat"),
         required: flag(node, "required"),
+        open: flag(node, "open"),
         missing_code: string(node, "missing"),
         example: string(node, "example"),
         defaults: body
@@ -329,21 +339,16 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
                 let variadic = entry.name().value() == "arguments";
                 schema.arguments.push(ArgumentSchema {
                     name: first_string(entry).map_err(context)?,
-                    ty: type_of(entry).map_err(context)?,
+                    ty: type_of(entry, string(entry, "enum")).map_err(context)?,
                     required: flag(entry, "required") || variadic,
                     variadic_min: variadic.then(|| integer(entry, "min").unwrap_or(0)),
                     refers: string(entry, "refers"),
                     doc: string(entry, "doc").unwrap_or_default(),
                 });
             }
-            "property" => schema.properties.push(PropertySchema {
-                name: first_string(entry).map_err(context)?,
-                ty: type_of(entry).map_err(context)?,
-                required: flag(entry, "required"),
-                default: entry.get("default").cloned(),
-                refers: string(entry, "refers"),
-                doc: string(entry, "doc").unwrap_or_default(),
-            }),
+            "property" => schema
+                .properties
+                .push(property_schema(entry).map_err(context)?),
             "node" | "doc" | "default" => {}
             other => return Err(context(format!("unknown schema entry `{other}`"))),
         }
@@ -351,7 +356,33 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
     Ok(schema)
 }
 
-fn type_of(node: &KdlNode) -> Result<ValueType, String> {
+/// A `property` entry of the schema: `type` (with `enum` and `values`),
+/// `required`, `default`, `refers`, `doc`.
+pub fn property_schema(entry: &KdlNode) -> Result<PropertySchema, String> {
+    property_like(entry, string(entry, "enum"))
+}
+
+/// A component's `param`, written like a schema property; an `enum` parameter
+/// needs no Rust type name, so it defaults to the parameter's.
+pub fn param_schema(entry: &KdlNode) -> Result<PropertySchema, String> {
+    property_like(
+        entry,
+        string(entry, "enum").or_else(|| first_string(entry).ok()),
+    )
+}
+
+fn property_like(entry: &KdlNode, enum_name: Option<String>) -> Result<PropertySchema, String> {
+    Ok(PropertySchema {
+        name: first_string(entry)?,
+        ty: type_of(entry, enum_name)?,
+        required: flag(entry, "required"),
+        default: entry.get("default").cloned(),
+        refers: string(entry, "refers"),
+        doc: string(entry, "doc").unwrap_or_default(),
+    })
+}
+
+fn type_of(node: &KdlNode, enum_name: Option<String>) -> Result<ValueType, String> {
     let values = node
         .children()
         .and_then(|c| c.get("values"))
@@ -363,7 +394,7 @@ fn type_of(node: &KdlNode) -> Result<ValueType, String> {
         })
         .unwrap_or_default();
     let name = string(node, "type").ok_or("missing `type`")?;
-    ValueType::parse(&name, string(node, "enum"), values)
+    ValueType::parse(&name, enum_name, values)
 }
 
 fn doc_of(body: &KdlDocument) -> String {

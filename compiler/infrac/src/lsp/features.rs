@@ -153,7 +153,14 @@ impl<'a> Features<'a> {
         let Some(at) = self.at(&params.text_document_position) else {
             return Ok(None);
         };
-        let edits = ide::rename(&at.project.index, at.file, at.offset, &params.new_name)?;
+        let sources = &at.project.compilation.sources;
+        let edits = ide::rename(
+            &at.project.index,
+            sources,
+            at.file,
+            at.offset,
+            &params.new_name,
+        )?;
         Ok(Some(self.workspace_edit(&at.project.compilation, &edits)))
     }
 

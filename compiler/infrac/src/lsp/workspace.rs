@@ -127,7 +127,7 @@ impl Workspace {
 
     fn compile(&mut self, entry: &str) {
         let compilation = infrac_core::check(entry, &Overlay(&self.buffers));
-        let index = ide::index(&compilation.model);
+        let index = ide::index(&compilation.model, &compilation.sources);
         let syntax_errors = compilation
             .diagnostics
             .iter()

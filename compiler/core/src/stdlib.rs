@@ -1,0 +1,20 @@
+//! The standard library: components written in the language (`stdlib/*.kdl`),
+//! embedded in the binary. `expand` reads one when a `use` names it.
+
+/// Every component of the standard library: its name and its source.
+pub const COMPONENTS: &[(&str, &str)] = &[
+    ("postgres", include_str!("../../../stdlib/postgres.kdl")),
+    ("redis", include_str!("../../../stdlib/redis.kdl")),
+    ("valkey", include_str!("../../../stdlib/valkey.kdl")),
+];
+
+pub fn source(name: &str) -> Option<&'static str> {
+    COMPONENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    COMPONENTS.iter().map(|(name, _)| *name)
+}
