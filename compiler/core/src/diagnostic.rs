@@ -84,6 +84,7 @@ codes! {
     E111 Error "ingress-without-route" "a service on `ingress` has no route";
     E112 Error "project-name-taken" "a stack has the name of the proxy's Compose project";
     E113 Error "stack-placement" "a stack names neither or both of a host and a cluster";
+    E114 Error "backup-agent-without-egress" "a backup agent cannot reach its backup target";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";

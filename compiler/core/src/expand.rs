@@ -643,7 +643,8 @@ fn expand_use(
 
 /// The declared nodes that parameters with `refers=` name, for `{{param.property}}`.
 struct Referred {
-    nodes: BTreeMap<String, KdlNode>,
+    /// By parameter: the node's kind and the node.
+    nodes: BTreeMap<String, (String, KdlNode)>,
 }
 
 impl Referred {
@@ -663,14 +664,18 @@ impl Referred {
                     n.name().value() == kind && first_string(n).as_deref() == Some(name.as_str())
                 });
             if let Some(found) = found {
-                nodes.insert(param.name.clone(), found.clone());
+                nodes.insert(param.name.clone(), (kind.to_string(), found.clone()));
             }
         }
         Referred { nodes }
     }
 
+    /// A property of the named node, or its schema default when not written.
     fn property(&self, param: &str, property: &str) -> Option<KdlValue> {
-        self.nodes.get(param)?.get(property).cloned()
+        let (kind, node) = self.nodes.get(param)?;
+        node.get(property)
+            .cloned()
+            .or_else(|| schema().child(kind)?.property(property)?.default.clone())
     }
 
     /// A diagnostic for each parameter whose named node is not declared while
@@ -894,14 +899,23 @@ mod tests {
                 let mut text = String::from(
                     "host \"vps\" {\n    os \"debian-12\"\n    address \"203.0.113.10\"\n    ssh allow-from=\"198.51.100.0/24\"\n}\n",
                 );
-                // Every string the example passes may name a secret.
-                for entry in used.nodes()[0]
-                    .entries()
-                    .iter()
-                    .filter(|e| e.name().is_some())
-                {
-                    if let Some(value) = entry.value().as_string() {
-                        text.push_str(&format!("secret {value:?}\n"));
+                // Declare what the example's parameters name.
+                for entry in used.nodes()[0].entries() {
+                    let (Some(key), Some(value)) = (entry.name(), entry.value().as_string()) else {
+                        continue;
+                    };
+                    let param = component.children().unwrap().nodes().iter().find(|n| {
+                        n.name().value() == "param"
+                            && n.entries()[0].value().as_string() == Some(key.value())
+                    });
+                    match param.and_then(|p| p.get("refers")).and_then(|r| r.as_string()) {
+                        Some("secret") => text.push_str(&format!("secret {value:?}\n")),
+                        Some("backup-target") => text.push_str(&format!(
+                            "secret \"{value}-id\"\nsecret \"{value}-key\"\n\
+                             backup-target {value:?} endpoint=\"s3.example.com\" bucket=\"backups\" \
+                             region=\"us-east-1\" access-key=\"{value}-id\" secret-key=\"{value}-key\"\n"
+                        )),
+                        _ => {}
                     }
                 }
                 text.push_str(&format!(

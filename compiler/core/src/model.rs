@@ -39,6 +39,8 @@ pub struct CidrSetId(pub usize);
 pub struct MiddlewareId(pub usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterId(pub usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BackupTargetId(pub usize);
 macro_rules! list_index {
     ($($id:ident),*) => {$(
         /// The id's index in its list of the model.
@@ -55,7 +57,8 @@ list_index!(
     StackId,
     CidrSetId,
     MiddlewareId,
-    ClusterId
+    ClusterId,
+    BackupTargetId
 );
 
 /// A service is addressed by its stack and its index in that stack.
@@ -72,6 +75,7 @@ pub struct Model {
     pub cidr_sets: Vec<CidrSet>,
     pub middlewares: Vec<Middleware>,
     pub registries: Vec<Registry>,
+    pub backup_targets: Vec<BackupTarget>,
     pub hosts: Vec<Host>,
     pub clusters: Vec<Cluster>,
     pub stacks: Vec<Stack>,
@@ -258,6 +262,20 @@ pub struct User {
 }
 
 /// A private registry the deploys log in to.
+/// An S3-compatible bucket that backup agents ship to.
+#[derive(Clone, Debug)]
+pub struct BackupTarget {
+    pub name: Spanned<String>,
+    /// Host and optional port.
+    pub endpoint: String,
+    /// `https` or `http`.
+    pub scheme: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: Reference<SecretId>,
+    pub secret_key: Reference<SecretId>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Registry {
     pub host: Spanned<String>,
@@ -383,6 +401,8 @@ pub struct Service {
     pub replicas: Option<Spanned<u64>>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<Reference<ServiceId>>,
+    /// The backup target the service ships to, when it is a backup agent.
+    pub backup_to: Option<Reference<BackupTargetId>>,
     pub healthcheck: Option<Healthcheck>,
     pub resources: Option<Resources>,
     pub volumes: Vec<VolumeMount>,

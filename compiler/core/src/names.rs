@@ -18,10 +18,11 @@ pub enum Kind {
     CidrSet,
     Stack,
     Service,
+    BackupTarget,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Host,
         Kind::Cluster,
         Kind::Secret,
@@ -29,6 +30,7 @@ impl Kind {
         Kind::CidrSet,
         Kind::Stack,
         Kind::Service,
+        Kind::BackupTarget,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Kind {
             Kind::CidrSet => "cidr-set",
             Kind::Stack => "stack",
             Kind::Service => "service",
+            Kind::BackupTarget => "backup-target",
         }
     }
 
@@ -96,6 +99,7 @@ pub fn definitions(model: &Model) -> Vec<Definition<'_>> {
         .chain(each(Kind::Middleware, &model.middlewares, |m| &m.name))
         .chain(each(Kind::CidrSet, &model.cidr_sets, |c| &c.name))
         .chain(each(Kind::Stack, &model.stacks, |s| &s.name))
+        .chain(each(Kind::BackupTarget, &model.backup_targets, |t| &t.name))
         .collect();
     for (stack, s) in model.stacks.iter().enumerate() {
         all.extend(
@@ -120,6 +124,10 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
     let mut all = Vec::new();
     for registry in &model.registries {
         all.push(global_use(Kind::Secret, &registry.password));
+    }
+    for target in &model.backup_targets {
+        all.push(global_use(Kind::Secret, &target.access_key));
+        all.push(global_use(Kind::Secret, &target.secret_key));
     }
     for middleware in &model.middlewares {
         if let Some(MiddlewareKind::BasicAuth(secret)) = &middleware.kind {
@@ -160,6 +168,9 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
             }
             for middleware in service.routes.iter().flat_map(|r| &r.middlewares) {
                 all.push(global_use(Kind::Middleware, middleware));
+            }
+            if let Some(target) = &service.backup_to {
+                all.push(global_use(Kind::BackupTarget, target));
             }
         }
     }

@@ -27,6 +27,7 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     let middlewares = table(Kind::Middleware, None);
     let hosts = table(Kind::Host, None);
     let clusters = table(Kind::Cluster, None);
+    let backup_targets = table(Kind::BackupTarget, None);
     table(Kind::Stack, None);
     let services: Vec<BTreeMap<String, usize>> = (0..model.stacks.len())
         .map(|stack| table(Kind::Service, Some(stack)))
@@ -35,6 +36,11 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
 
     for middleware in &mut model.middlewares {
         if let Some(MiddlewareKind::BasicAuth(secret)) = &mut middleware.kind {
+            secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+        }
+    }
+    for target in &mut model.backup_targets {
+        for secret in [&mut target.access_key, &mut target.secret_key] {
             secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
         }
     }
@@ -90,6 +96,10 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
             {
                 reference.target = lookup("middleware", &reference.name, &middlewares, diagnostics)
                     .map(MiddlewareId);
+            }
+            if let Some(target) = &mut service.backup_to {
+                target.target = lookup("backup-target", &target.name, &backup_targets, diagnostics)
+                    .map(BackupTargetId);
             }
             for dependency in &mut service.depends_on {
                 dependency.target =

@@ -6,6 +6,10 @@ pub const COMPONENTS: &[(&str, &str)] = &[
     ("postgres", include_str!("../../../stdlib/postgres.kdl")),
     ("redis", include_str!("../../../stdlib/redis.kdl")),
     ("valkey", include_str!("../../../stdlib/valkey.kdl")),
+    (
+        "volume-backup",
+        include_str!("../../../stdlib/volume-backup.kdl"),
+    ),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

@@ -224,6 +224,8 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::CommitSha => check_commit_sha(s).map(|()| string()),
         ValueType::ActionName => check_action_name(s).map(|()| string()),
         ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
+        ValueType::Endpoint => check_endpoint(s).map(|()| string()),
+        ValueType::Bucket => check_bucket(s).map(|()| string()),
         ValueType::SafePath => check_word_path(s, true).map(|()| string()),
         ValueType::Enum { values, .. } if values.iter().any(|v| v == s) => Ok(string()),
         ValueType::Enum { values, .. } => {
@@ -577,6 +579,47 @@ pub fn check_runner_label(s: &str) -> Result<(), Invalid> {
 }
 
 /// An HTTPS URL of a git repository, one shell word: `https://host/path`.
+/// A host name or IP address with an optional port: `minio.lan:9000`.
+pub fn check_endpoint(s: &str) -> Result<(), Invalid> {
+    let host = match s.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            port.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| invalid(format!("`{port}` is not a port")))?;
+            host
+        }
+        _ => s,
+    };
+    if check_hostname(host).is_ok() || host.parse::<IpAddr>().is_ok() {
+        Ok(())
+    } else {
+        Err(
+            invalid(format!("`{s}` is not a host with an optional port")).help(
+                "write the host alone, without a scheme or path: `s3.eu-central-1.amazonaws.com`",
+            ),
+        )
+    }
+}
+
+/// S3's bucket naming rules: 3–63 characters of a-z, 0-9, `.` and `-`,
+/// starting and ending with a letter or digit.
+pub fn check_bucket(s: &str) -> Result<(), Invalid> {
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && alnum(s.chars().next())
+        && alnum(s.chars().last())
+        && !s.contains("..");
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{s}` is not a bucket name"))
+            .help("bucket names are 3–63 characters of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit"))
+    }
+}
+
 pub fn check_git_url(s: &str) -> Result<(), Invalid> {
     let valid = s.strip_prefix("https://").is_some_and(|rest| {
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));

@@ -2,6 +2,7 @@
 //! (built first, in `plan`), and diagnostics for every breach of the
 //! network-tier model. One file per check, each with one entry function.
 
+mod backups;
 mod cidrs;
 mod clusters;
 mod datastores;
@@ -39,5 +40,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     edge::check_edge(model, diagnostics);
     middlewares::check_unused_middlewares(model, diagnostics);
     deploys::check_deploys(model, diagnostics);
+    backups::check_backup_agents(model, diagnostics);
     plan
 }

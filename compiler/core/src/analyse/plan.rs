@@ -10,8 +10,8 @@ use crate::model::{
     StackId, Tier,
 };
 use crate::plan::{
-    ClusterPlan, EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan, Plan,
-    PodSecurity, Ports, Reachability, Router, ServicePlan, StackPlan, images,
+    ClusterPlan, DataPath, EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan,
+    Plan, PodSecurity, Ports, Reachability, Router, ServicePlan, StackPlan, images,
 };
 
 /// The proxy's HTTPS entry point, which every router listens on.
@@ -64,6 +64,7 @@ pub fn build_plan(model: &Model) -> Plan {
         }
     }
     plan.reachability = reachability(model, &plan);
+    plan.data_paths = data_paths(model);
     for flow in &plan.reachability.flows {
         if let (Endpoint::Proxy(host), Endpoint::Service(id), Ports::Tcp(ports)) =
             (flow.from, flow.to, &flow.ports)
@@ -76,6 +77,41 @@ pub fn build_plan(model: &Model) -> Plan {
         }
     }
     plan
+}
+
+/// Backups (an agent and its target) and volumes mounted by several services.
+fn data_paths(model: &Model) -> Vec<DataPath> {
+    let mut paths = Vec::new();
+    for (id, _, service) in model.services() {
+        if let Some(target) = service.backup_to.as_ref().and_then(|t| t.target) {
+            paths.push(DataPath::Backup { agent: id, target });
+        }
+    }
+    for (stack_index, stack) in model.stacks.iter().enumerate() {
+        let mut by_volume: std::collections::BTreeMap<&str, Vec<ServiceId>> = Default::default();
+        for (index, service) in stack.services.iter().enumerate() {
+            for volume in &service.volumes {
+                let users = by_volume.entry(volume.name.value.as_str()).or_default();
+                let id = ServiceId {
+                    stack: StackId(stack_index),
+                    index,
+                };
+                if !users.contains(&id) {
+                    users.push(id);
+                }
+            }
+        }
+        for (name, services) in by_volume {
+            if services.len() > 1 {
+                paths.push(DataPath::Volume {
+                    name: name.to_string(),
+                    services,
+                });
+            }
+        }
+    }
+    paths.sort();
+    paths
 }
 
 /// The edge network of a routed service. Its bridge is named from a hash of

@@ -1,15 +1,17 @@
 //! The reachability graph as a picture. In: the model and its plan. Out: the
 //! plan's flows as a Mermaid flowchart (`graph.mmd`, which GitHub renders in
-//! comments), Graphviz DOT, or JSON. Hosts and stacks are clusters; every edge
-//! is one flow of the plan (the two directions of an `internal` pair drawn as
-//! one edge), labelled with its kind and ports.
+//! comments), Graphviz DOT, or JSON. Hosts and stacks are clusters; every solid
+//! edge is one flow of the plan (the two directions of an `internal` pair drawn
+//! as one edge), labelled with its kind and ports. Dashed edges are the plan's
+//! data paths: backups to their targets, volumes shared by services.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::model::BackupTargetId;
 use crate::model::{ClusterId, HostId, Model, ServiceId, StackId};
-use crate::plan::{Endpoint, Flow, FlowKind, Plan, Ports};
+use crate::plan::{DataPath, Endpoint, Flow, FlowKind, Plan, Ports};
 
 /// A stable, readable name of an endpoint: `internet`, `proxy@<host>`,
 /// `ingress@<cluster>`, `<stack>/<service>`.
@@ -26,6 +28,61 @@ pub fn endpoint_name(model: &Model, endpoint: Endpoint) -> String {
             model.service(id).name.value
         ),
     }
+}
+
+/// How a backup target is named in the graph: `backup-target <name>`.
+pub fn target_name(model: &Model, target: BackupTargetId) -> String {
+    format!(
+        "backup-target {}",
+        model.backup_targets[target.0].name.value
+    )
+}
+
+/// The backup targets some agent ships to, in declaration order.
+fn used_targets(plan: &Plan) -> Vec<BackupTargetId> {
+    let mut targets: Vec<BackupTargetId> = plan
+        .data_paths
+        .iter()
+        .filter_map(|p| match p {
+            DataPath::Backup { target, .. } => Some(*target),
+            DataPath::Volume { .. } => None,
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// A data path as drawn: from, to, label, both ways.
+fn data_edges(plan: &Plan) -> Vec<(DataEnd, DataEnd, String, bool)> {
+    let mut edges = Vec::new();
+    for path in &plan.data_paths {
+        match path {
+            DataPath::Backup { agent, target } => edges.push((
+                DataEnd::Service(*agent),
+                DataEnd::Target(*target),
+                "backup".to_string(),
+                false,
+            )),
+            DataPath::Volume { name, services } => {
+                for other in &services[1..] {
+                    edges.push((
+                        DataEnd::Service(services[0]),
+                        DataEnd::Service(*other),
+                        format!("volume {name}"),
+                        true,
+                    ));
+                }
+            }
+        }
+    }
+    edges
+}
+
+#[derive(Clone, Copy)]
+enum DataEnd {
+    Service(ServiceId),
+    Target(BackupTargetId),
 }
 
 /// An edge as drawn: one flow, or both directions of an `internal` pair.
@@ -155,7 +212,33 @@ pub fn mermaid(model: &Model, plan: &Plan) -> String {
             mermaid_id(edge.flow.to, model)
         ));
     }
+    for target in used_targets(plan) {
+        out.push_str(&format!(
+            "    {}[/\"{}\"/]\n",
+            mermaid_target_id(model, target),
+            target_name(model, target)
+        ));
+    }
+    let end_id = |end: DataEnd| match end {
+        DataEnd::Service(id) => mermaid_id(Endpoint::Service(id), model),
+        DataEnd::Target(target) => mermaid_target_id(model, target),
+    };
+    for (from, to, label, both_ways) in data_edges(plan) {
+        let arrow = if both_ways { "<-.->" } else { "-.->" };
+        out.push_str(&format!(
+            "    {} {arrow}|\"{label}\"| {}\n",
+            end_id(from),
+            end_id(to)
+        ));
+    }
     out
+}
+
+fn mermaid_target_id(model: &Model, target: BackupTargetId) -> String {
+    format!(
+        "target__{}",
+        model.backup_targets[target.0].name.value.replace('-', "_")
+    )
 }
 
 /// The graph in Graphviz's DOT language.
@@ -217,6 +300,25 @@ pub fn dot(model: &Model, plan: &Plan) -> String {
             if edge.both_ways { ", dir=both" } else { "" }
         ));
     }
+    for target in used_targets(plan) {
+        out.push_str(&format!(
+            "    {} [shape=folder];\n",
+            quote(&target_name(model, target))
+        ));
+    }
+    let end_name = |end: DataEnd| match end {
+        DataEnd::Service(id) => endpoint_name(model, Endpoint::Service(id)),
+        DataEnd::Target(target) => target_name(model, target),
+    };
+    for (from, to, label, both_ways) in data_edges(plan) {
+        out.push_str(&format!(
+            "    {} -> {} [label={}, style=dashed{}];\n",
+            quote(&end_name(from)),
+            quote(&end_name(to)),
+            quote(&label),
+            if both_ways { ", dir=both" } else { "" }
+        ));
+    }
     out.push_str("}\n");
     out
 }
@@ -245,6 +347,20 @@ fn dot_stack(out: &mut String, model: &Model, plan: &Plan, stack: StackId, inden
 struct JsonGraph {
     endpoints: Vec<String>,
     flows: Vec<JsonFlow>,
+    data_paths: Vec<JsonDataPath>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum JsonDataPath {
+    Backup {
+        from: String,
+        to: String,
+    },
+    Volume {
+        volume: String,
+        services: Vec<String>,
+    },
 }
 
 #[derive(Serialize)]
@@ -287,5 +403,28 @@ pub fn json(model: &Model, plan: &Plan) -> String {
             },
         })
         .collect();
-    serde_json::to_string_pretty(&JsonGraph { endpoints, flows }).unwrap_or_default() + "\n"
+    let data_paths = plan
+        .data_paths
+        .iter()
+        .map(|path| match path {
+            DataPath::Backup { agent, target } => JsonDataPath::Backup {
+                from: endpoint_name(model, Endpoint::Service(*agent)),
+                to: target_name(model, *target),
+            },
+            DataPath::Volume { name, services } => JsonDataPath::Volume {
+                volume: name.clone(),
+                services: services
+                    .iter()
+                    .map(|id| endpoint_name(model, Endpoint::Service(*id)))
+                    .collect(),
+            },
+        })
+        .collect();
+    serde_json::to_string_pretty(&JsonGraph {
+        endpoints,
+        flows,
+        data_paths,
+    })
+    .unwrap_or_default()
+        + "\n"
 }

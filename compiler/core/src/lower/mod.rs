@@ -53,6 +53,8 @@ pub fn lower(parsed: &Parsed, expansions: &Expansions, diagnostics: &mut Diagnos
                 .extend(lower_middleware(node, diagnostics));
         } else if node.is(keys::REGISTRY) {
             model.registries.extend(lower_registry(node));
+        } else if node.is(keys::BACKUP_TARGET) {
+            model.backup_targets.extend(lower_backup_target(node));
         } else if node.is(keys::HOST) {
             model.hosts.extend(lower_host(node, diagnostics));
         } else if node.is(keys::CLUSTER) {
@@ -122,6 +124,20 @@ fn lower_registry(node: &Checked) -> Option<Registry> {
         host: node.string_arg(registry::HOST)?,
         username: node.string_prop(registry::USERNAME)?.value,
         password: Reference::new(node.string_prop(registry::PASSWORD_SECRET)?),
+    })
+}
+
+fn lower_backup_target(node: &Checked) -> Option<BackupTarget> {
+    use keys::backup_target as target;
+    let text = |key| node.string_prop(key).map(|v| v.value);
+    Some(BackupTarget {
+        name: node.string_arg(target::NAME)?,
+        endpoint: text(target::ENDPOINT)?,
+        scheme: text(target::SCHEME)?,
+        bucket: text(target::BUCKET)?,
+        region: text(target::REGION)?,
+        access_key: Reference::new(node.string_prop(target::ACCESS_KEY)?),
+        secret_key: Reference::new(node.string_prop(target::SECRET_KEY)?),
     })
 }
 
@@ -537,6 +553,10 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .flat_map(|d| d.rest_strings(svc::depends_on::SERVICE))
             .map(Reference::new)
             .collect(),
+        backup_to: node
+            .child(svc::BACKUP_TO)
+            .and_then(|b| b.string_arg(svc::backup_to::TARGET))
+            .map(Reference::new),
         healthcheck: node.child(svc::HEALTHCHECK).and_then(|h| {
             use svc::healthcheck as hc;
             Some(Healthcheck {

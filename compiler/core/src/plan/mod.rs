@@ -13,7 +13,7 @@ pub mod layout;
 
 use std::collections::BTreeMap;
 
-use crate::model::{ClusterId, HostId, MiddlewareId, ServiceId, StackId, Tier};
+use crate::model::{BackupTargetId, ClusterId, HostId, MiddlewareId, ServiceId, StackId, Tier};
 
 pub use layout::Layout;
 
@@ -27,6 +27,24 @@ pub struct Plan {
     /// Indexed like `Model::clusters`.
     pub clusters: Vec<ClusterPlan>,
     pub reachability: Reachability,
+    /// Where data goes besides the flows: backups and shared volumes.
+    pub data_paths: Vec<DataPath>,
+}
+
+/// A path data takes that is not a network flow of its own: `infrac graph`
+/// draws it dashed next to the flows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DataPath {
+    /// A backup agent ships data to a backup target, over its `egress` flow.
+    Backup {
+        agent: ServiceId,
+        target: BackupTargetId,
+    },
+    /// Services of a stack that mount the same named volume, in source order.
+    Volume {
+        name: String,
+        services: Vec<ServiceId>,
+    },
 }
 
 impl Plan {

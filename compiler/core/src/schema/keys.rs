@@ -10,6 +10,7 @@ pub const PROJECT: Node = Node("project");
 pub const SECRET: Node = Node("secret");
 pub const CIDR_SET: Node = Node("cidr-set");
 pub const HOST: Node = Node("host");
+pub const BACKUP_TARGET: Node = Node("backup-target");
 pub const REGISTRY: Node = Node("registry");
 pub const MIDDLEWARE: Node = Node("middleware");
 pub const CLUSTER: Node = Node("cluster");
@@ -163,6 +164,17 @@ pub mod host {
     }
 }
 
+pub mod backup_target {
+    use super::*;
+    pub const ENDPOINT: Prop = Prop("endpoint");
+    pub const SCHEME: Prop = Prop("scheme");
+    pub const BUCKET: Prop = Prop("bucket");
+    pub const REGION: Prop = Prop("region");
+    pub const ACCESS_KEY: Prop = Prop("access-key");
+    pub const SECRET_KEY: Prop = Prop("secret-key");
+    pub const NAME: Arg = Arg { index: 0, name: "name" };
+}
+
 pub mod registry {
     use super::*;
     pub const USERNAME: Prop = Prop("username");
@@ -312,6 +324,7 @@ pub mod stack {
         pub const ROUTE: Node = Node("route");
         pub const PORTS: Node = Node("ports");
         pub const ENV: Node = Node("env");
+        pub const BACKUP_TO: Node = Node("backup-to");
         pub const DEPENDS_ON: Node = Node("depends-on");
         pub const HEALTHCHECK: Node = Node("healthcheck");
         pub const PORT: Node = Node("port");
@@ -362,6 +375,11 @@ pub mod stack {
             pub const SECRET: Prop = Prop("secret");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
             pub const VALUE: Arg = Arg { index: 1, name: "value" };
+        }
+
+        pub mod backup_to {
+            use super::*;
+            pub const TARGET: Arg = Arg { index: 0, name: "target" };
         }
 
         pub mod depends_on {
@@ -532,6 +550,32 @@ impl SchemaEnum for CertificateSource {
 
     fn as_str(self) -> &'static str {
         CertificateSource::as_str(self)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndpointScheme {
+    Https,
+    Http,
+}
+
+impl EndpointScheme {
+    pub const ALL: [EndpointScheme; 2] = [EndpointScheme::Https, EndpointScheme::Http];
+
+    /// The value as written in sources.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointScheme::Https => "https",
+            EndpointScheme::Http => "http",
+        }
+    }
+}
+
+impl SchemaEnum for EndpointScheme {
+    const ALL: &'static [Self] = &EndpointScheme::ALL;
+
+    fn as_str(self) -> &'static str {
+        EndpointScheme::as_str(self)
     }
 }
 

@@ -78,6 +78,10 @@ pub enum ValueType {
     ActionName,
     RelativePath,
     SafePath,
+    /// A host name, or an IP address, with an optional port.
+    Endpoint,
+    /// An S3 bucket name.
+    Bucket,
     /// Every value: a component parameter's default, checked against the
     /// parameter's own type.
     Any,
@@ -135,6 +139,12 @@ impl ValueType {
             ValueType::SafePath => {
                 "an absolute path of letters, digits, `.`, `_`, `-` and `/`".into()
             }
+            ValueType::Endpoint => {
+                "a host with an optional port, such as `s3.eu-central-1.amazonaws.com` or `minio.lan:9000`".into()
+            }
+            ValueType::Bucket => {
+                "a bucket name (3–63 characters: a-z, 0-9, `.` and `-`)".into()
+            }
             ValueType::Any => "any value".into(),
             ValueType::Enum { values, .. } => {
                 let quoted: Vec<String> = values.iter().map(|v| format!("`\"{v}\"`")).collect();
@@ -182,6 +192,8 @@ impl ValueType {
             "action-name" => ValueType::ActionName,
             "relative-path" => ValueType::RelativePath,
             "safe-path" => ValueType::SafePath,
+            "endpoint" => ValueType::Endpoint,
+            "bucket" => ValueType::Bucket,
             "any" => ValueType::Any,
             "enum" => match enum_name {
                 Some(name) if !values.is_empty() => ValueType::Enum { name, values },
