@@ -17,9 +17,11 @@ use serde_json::Value;
 /// Loads a compose file with Compose itself and returns the model it resolved.
 fn compose_config(compose: &Path, file: &Path, variables: &BTreeMap<String, String>) -> Value {
     let mut command = Command::new(compose);
+    // Jobs are in their own profile: `up` leaves them, a timer `run`s them.
     command
         .arg("-f")
         .arg(file)
+        .args(["--profile", infrac_core::emit::JOB_PROFILE])
         .args(["config", "--format", "json"]);
     command
         .env_clear()

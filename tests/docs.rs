@@ -146,17 +146,37 @@ fn record(parent: &NodeSchema, path: &str, nodes: &[kdl::KdlNode], used: &mut BT
     }
 }
 
+/// Every entry a source can write. A node written `like` another must be
+/// written itself, with its own properties; what it shares with its model is
+/// exercised there.
 fn expected(parent: &NodeSchema, path: &str, found: &mut dyn FnMut(String)) {
     for schema in &parent.children {
         let here = format!("{path}/{}", schema.name);
         found(here.clone());
-        for argument in &schema.arguments {
+        let model = schema
+            .like
+            .as_deref()
+            .and_then(|like| infrac_core::schema::schema().descendant(like.split('/')));
+        let shared_argument =
+            |name: &str| model.is_some_and(|m| m.arguments.iter().any(|a| a.name == name));
+        let shared_property = |name: &str| model.is_some_and(|m| m.property(name).is_some());
+        for argument in schema
+            .arguments
+            .iter()
+            .filter(|a| !shared_argument(&a.name))
+        {
             found(format!("{here} <{}>", argument.name));
         }
-        for property in &schema.properties {
+        for property in schema
+            .properties
+            .iter()
+            .filter(|p| !shared_property(&p.name))
+        {
             found(format!("{here} {}=", property.name));
         }
-        expected(schema, &here, found);
+        if model.is_none() {
+            expected(schema, &here, found);
+        }
     }
 }
 

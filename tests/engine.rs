@@ -106,12 +106,23 @@ fn flows_match_the_plan_on_a_real_engine() {
                         override_yaml.push_str(&listening_service(&service.name.value, &ports));
                     }
                     let (engine, out) = (&engine, &out);
+                    let host_dir = &host_dir;
                     scope.spawn(move || {
-                        engine.compose_up(
-                            &out.join("stacks").join(&stack.name.value),
-                            Some(&stack.name.value),
-                            &override_yaml,
-                        )
+                        let dir = out.join("stacks").join(&stack.name.value);
+                        engine.compose_up(&dir, Some(&stack.name.value), &override_yaml);
+                        // Jobs are left alone by `up` and run by their timer's unit.
+                        let running = engine.containers();
+                        for job in stack.services.iter().filter(|s| s.schedule.is_some()) {
+                            let key = (stack.name.value.clone(), job.name.value.clone());
+                            assert!(!running.contains_key(&key), "`up` started job {key:?}");
+                            let unit =
+                                std::fs::read_to_string(host_dir.join("jobs").join(format!(
+                                    "{}.service",
+                                    infrac_core::plan::Layout::job_unit(stack, &job.name.value)
+                                )))
+                                .unwrap();
+                            engine.run_job(&dir, &unit, &override_yaml);
+                        }
                     });
                 }
             });

@@ -25,6 +25,7 @@ python_packages=(
   "lsprotocol==2025.0.0"
   "pytest==9.2.0"
   "pytest-asyncio==1.5.0"
+  "croniter==7.0.0"
 )
 # The Kubernetes validators pin their own PyYAML: a venv of their own.
 k8s_packages=(

@@ -272,6 +272,36 @@ impl Engine {
         assert!(ok, "compose up in {}:\n{stdout}{stderr}", dir.display());
     }
 
+    /// Runs a job the way its systemd unit does (the unit's own `ExecStart`
+    /// arguments), detached and with `override_yaml`, so it can be probed.
+    pub fn run_job(&self, dir: &Path, unit: &str, override_yaml: &str) {
+        std::fs::write(dir.join("override.yaml"), override_yaml).unwrap();
+        let exec = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart=/usr/bin/docker compose "))
+            .expect("the unit runs docker compose");
+        let mut arguments: Vec<&str> = Vec::new();
+        for word in exec.split_whitespace() {
+            match word {
+                "--rm" => arguments.push("--detach"),
+                "compose.yaml" => arguments.extend(["compose.yaml", "--file", "override.yaml"]),
+                _ => arguments.push(word),
+            }
+        }
+        let variables =
+            dummy_variables(&std::fs::read_to_string(dir.join(".env.example")).unwrap_or_default());
+        let (ok, stdout, stderr) = run(self
+            .compose()
+            .current_dir(dir)
+            .envs(variables)
+            .args(&arguments));
+        assert!(
+            ok,
+            "running the job of {}:\n{stdout}{stderr}",
+            dir.display()
+        );
+    }
+
     /// Every container, by (compose project, compose service).
     pub fn containers(&self) -> BTreeMap<(String, String), Container> {
         let ids = must(self.docker().args(["ps", "-q"]));

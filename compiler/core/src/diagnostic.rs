@@ -85,6 +85,7 @@ codes! {
     E112 Error "project-name-taken" "a stack has the name of the proxy's Compose project";
     E113 Error "stack-placement" "a stack names neither or both of a host and a cluster";
     E114 Error "backup-agent-without-egress" "a backup agent cannot reach its backup target";
+    E115 Error "dependency-on-job" "a service depends on a scheduled job";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
@@ -97,6 +98,7 @@ codes! {
     E503 Error "bind-on-cluster" "a service on a cluster mounts a file of the node";
     E504 Error "user-name-on-cluster" "a service on a cluster runs as a user name";
     E505 Error "middleware-on-cluster" "a route on a cluster has middlewares";
+    E506 Error "job-volume-on-cluster" "a job on a cluster mounts a volume";
     E401 Error "deploy-unreachable" "a deployed host has no IPv4 address";
     E402 Error "infrac-source-missing" "the workflows do not say where infrac comes from";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";

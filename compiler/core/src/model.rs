@@ -401,6 +401,8 @@ pub struct Service {
     pub replicas: Option<Spanned<u64>>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<Reference<ServiceId>>,
+    /// Set for a `job`: when it runs. A job is a service that is not kept running.
+    pub schedule: Option<Schedule>,
     /// The backup target the service ships to, when it is a backup agent.
     pub backup_to: Option<Reference<BackupTargetId>>,
     pub healthcheck: Option<Healthcheck>,
@@ -425,6 +427,17 @@ impl Service {
     pub fn on(&self, tier: Tier) -> bool {
         self.tiers().any(|t| t == tier)
     }
+}
+
+/// When a job runs.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    /// As written (cron), for a cluster's CronJob.
+    pub cron: String,
+    /// The same as systemd calendar events, for a host's timer.
+    pub calendars: Vec<String>,
+    pub timeout: Option<Duration>,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

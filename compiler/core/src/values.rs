@@ -225,6 +225,7 @@ fn check_string(ty: &ValueType, s: &str) -> Result<Value, Invalid> {
         ValueType::ActionName => check_action_name(s).map(|()| string()),
         ValueType::RelativePath => check_word_path(s, false).map(|()| string()),
         ValueType::Endpoint => check_endpoint(s).map(|()| string()),
+        ValueType::Cron => parse_cron(s).map(|_| string()),
         ValueType::Bucket => check_bucket(s).map(|()| string()),
         ValueType::SafePath => check_word_path(s, true).map(|()| string()),
         ValueType::Enum { values, .. } if values.iter().any(|v| v == s) => Ok(string()),
@@ -579,6 +580,146 @@ pub fn check_runner_label(s: &str) -> Result<(), Invalid> {
 }
 
 /// An HTTPS URL of a git repository, one shell word: `https://host/path`.
+/// A schedule written as cron writes it, and the same as systemd calendar
+/// events (a timer elapses when any of them does).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cron {
+    pub calendars: Vec<String>,
+}
+
+const DAY_NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTH_NAMES: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// Reads a five-field cron expression (`minute hour day-of-month month
+/// day-of-week`, with `*`, lists, ranges and steps, month and day names) or a
+/// macro (`@daily` …) into systemd calendar events with the same meaning.
+/// Cron runs when either day field matches if both are restricted (not `*`);
+/// systemd needs both, so such a schedule becomes two events.
+pub fn parse_cron(s: &str) -> Result<Cron, Invalid> {
+    let macro_ = match s.trim() {
+        "@yearly" | "@annually" => Some("*-01-01 00:00:00"),
+        "@monthly" => Some("*-*-01 00:00:00"),
+        "@weekly" => Some("Sun *-*-* 00:00:00"),
+        "@daily" | "@midnight" => Some("*-*-* 00:00:00"),
+        "@hourly" => Some("*-*-* *:00:00"),
+        _ => None,
+    };
+    if let Some(calendar) = macro_ {
+        return Ok(Cron {
+            calendars: vec![calendar.to_string()],
+        });
+    }
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    let help = "five fields: minute hour day-of-month month day-of-week, e.g. `\"30 3 * * *\"`, or `@daily`";
+    let [minute, hour, dom, month, dow] = fields[..] else {
+        return Err(invalid(format!("`{s}` is not a cron schedule")).help(help));
+    };
+    let minutes = cron_field(minute, 0, 59, &[])?;
+    let hours = cron_field(hour, 0, 23, &[])?;
+    let days = cron_field(dom, 1, 31, &[])?;
+    let months = cron_field(month, 1, 12, &MONTH_NAMES)?;
+    let weekdays = cron_field(
+        dow,
+        0,
+        7,
+        &DAY_NAMES
+            .map(|d| d.to_ascii_lowercase())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )?;
+    let list = |values: &Option<Vec<u32>>| match values {
+        None => "*".to_string(),
+        Some(values) => values
+            .iter()
+            .map(|v| format!("{v:02}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    let weekday_names = weekdays.as_ref().map(|days| {
+        let mut names: Vec<usize> = days.iter().map(|d| (*d % 7) as usize).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+            .into_iter()
+            .map(|d| DAY_NAMES[d])
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let time = format!("{}:{}:00", list(&hours), list(&minutes));
+    let event = |weekdays: Option<&String>, days: &Option<Vec<u32>>| match weekdays {
+        Some(names) => format!("{names} *-{}-{} {time}", list(&months), list(days)),
+        None => format!("*-{}-{} {time}", list(&months), list(days)),
+    };
+    // A day field is unrestricted only as `*`: `*/2` restricts it, as
+    // Kubernetes' CronJobs (robfig/cron) and croniter read it (Vixie cron
+    // would not), so a stack means the same on a host and on a cluster.
+    let both_restricted = dom != "*" && dow != "*";
+    let calendars = match &weekday_names {
+        Some(names) if both_restricted => vec![event(None, &days), event(Some(names), &None)],
+        names => vec![event(names.as_ref(), &days)],
+    };
+    Ok(Cron { calendars })
+}
+
+/// The values a cron field allows, `None` for `*` (every value).
+fn cron_field(
+    field: &str,
+    low: u32,
+    high: u32,
+    names: &[&str],
+) -> Result<Option<Vec<u32>>, Invalid> {
+    if field == "*" {
+        return Ok(None);
+    }
+    let number = |text: &str| -> Result<u32, Invalid> {
+        let lower = text.to_ascii_lowercase();
+        let value = match names.iter().position(|n| *n == lower) {
+            // Month names count from 1, day names from 0.
+            Some(index) => index as u32 + low,
+            None => text
+                .parse::<u32>()
+                .map_err(|_| invalid(format!("`{text}` is not a number in `{field}`")))?,
+        };
+        if (low..=high).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(format!("{value} is out of range in `{field}`"))
+                .help(format!("this field takes {low}–{high}")))
+        }
+    };
+    let mut values = Vec::new();
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => (
+                range,
+                step.parse::<u32>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| invalid(format!("`{step}` is not a step in `{field}`")))?,
+            ),
+            None => (item, 1),
+        };
+        let (from, to) = match range {
+            "*" => (low, high),
+            _ => match range.split_once('-') {
+                Some((a, b)) => (number(a)?, number(b)?),
+                None if step > 1 => (number(range)?, high),
+                None => (number(range)?, number(range)?),
+            },
+        };
+        if from > to {
+            return Err(invalid(format!("`{range}` runs backwards in `{field}`")));
+        }
+        values.extend((from..=to).step_by(step as usize));
+    }
+    values.sort_unstable();
+    values.dedup();
+    Ok(Some(values))
+}
+
 /// A host name or IP address with an optional port: `minio.lan:9000`.
 pub fn check_endpoint(s: &str) -> Result<(), Invalid> {
     let host = match s.rsplit_once(':') {

@@ -2,7 +2,8 @@
 //! stack names exactly one of `host` and `cluster` (E113); on a cluster, more
 //! than one replica cannot share a ReadWriteOnce volume (E501), a volume needs a
 //! size (E502), there are no bind mounts of the node's files (E503), a user is
-//! numeric (E504), and routes have no middlewares yet (E505); on a host,
+//! numeric (E504), routes have no middlewares yet (E505), and a job mounts no
+//! volume (E506); on a host,
 //! `replicas` has no effect (W501). A namespace that cannot enforce the
 //! `restricted` Pod Security Standard says why (W502).
 
@@ -96,6 +97,17 @@ pub fn check_clusters(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics)
                         "Kubernetes runs pods as numbers",
                     )
                     .with_help("write the numeric user and group, e.g. `user \"1000:1000\"`"),
+                );
+            }
+            if let (Some(_), Some(volume)) = (&service.schedule, service.volumes.first()) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E506,
+                        format!("job `{name}` mounts volume `{}` on a cluster", volume.name.value),
+                        volume.name.span,
+                        "a CronJob's pod",
+                    )
+                    .with_help("a service's volume is a claim of its StatefulSet's pod, which a CronJob cannot share; on a cluster, reach the data through the service instead, or run the stack on a host"),
                 );
             }
             for route in service.routes.iter().filter(|r| !r.middlewares.is_empty()) {

@@ -12,6 +12,7 @@ mod edge;
 mod graph;
 mod healthchecks;
 mod images;
+mod jobs;
 mod literal_secrets;
 mod middlewares;
 pub mod plan;
@@ -41,5 +42,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     middlewares::check_unused_middlewares(model, diagnostics);
     deploys::check_deploys(model, diagnostics);
     backups::check_backup_agents(model, diagnostics);
+    jobs::check_jobs(model, diagnostics);
     plan
 }

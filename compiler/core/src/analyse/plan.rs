@@ -190,8 +190,14 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
             hostnames.push(hostname.clone());
         }
     }
+    let jobs = model
+        .services()
+        .filter(|(id, _, service)| stacks.contains(&id.stack) && service.schedule.is_some())
+        .map(|(id, _, _)| id)
+        .collect();
     HostPlan {
         stacks,
+        jobs,
         edges: Vec::new(),
         routers,
         middlewares: middlewares.into_iter().collect(),

@@ -30,6 +30,9 @@ pub struct ComposeSecret {
 #[derive(Serialize, Default)]
 pub struct ComposeService {
     pub image: String,
+    /// A job's profile: `docker compose up` leaves it alone, `run` starts it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]

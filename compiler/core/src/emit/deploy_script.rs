@@ -2,7 +2,7 @@
 //! `hosts/<host>/deploy.sh`, which the deploy workflow copies to the host with
 //! the other artifacts and runs there. It tries every step even when one fails
 //! (Docker's configuration, the firewall, registry logins, each stack, the
-//! proxy, stacks that left the source), lists the failures at the end and then
+//! proxy, the jobs' timers, stacks that left the source), lists the failures at the end and then
 //! exits 1. Names in it are model names, DNS labels, which no shell reads as
 //! syntax; paths are quoted; paths are found relative to the script, so no
 //! value of the workflow reaches it.
@@ -180,6 +180,30 @@ pub fn deploy_script(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) 
              fi\n",
         );
     }
+    script.push_str(&format!(
+        "\n# Scheduled jobs: systemd timers that `docker compose run` them in their stack's\n\
+         # directory; the units of jobs that left the source are stopped and removed.\n\
+         jobs_up() {{\n\
+         \x20   for unit in \"$host_dir\"/{jobs}/*; do\n\
+         \x20       [ -f \"$unit\" ] || continue\n\
+         \x20       sed \"s#{placeholder}#$root#g\" \"$unit\" | sudo -n tee \"/etc/systemd/system/$(basename \"$unit\")\" >/dev/null || return 1\n\
+         \x20   done\n\
+         \x20   for unit in /etc/systemd/system/infrac-job-*; do\n\
+         \x20       [ -f \"$unit\" ] || continue\n\
+         \x20       [ -f \"$host_dir/{jobs}/$(basename \"$unit\")\" ] && continue\n\
+         \x20       sudo -n systemctl disable --now \"$(basename \"$unit\")\" 2>/dev/null\n\
+         \x20       sudo -n rm -f \"$unit\" || return 1\n\
+         \x20   done\n\
+         \x20   sudo -n systemctl daemon-reload || return 1\n\
+         \x20   for timer in \"$host_dir\"/{jobs}/*.timer; do\n\
+         \x20       [ -f \"$timer\" ] || continue\n\
+         \x20       sudo -n systemctl enable --now \"$(basename \"$timer\")\" || return 1\n\
+         \x20   done\n\
+         }}\n\
+         jobs_up || fail \"scheduled jobs\"\n",
+        jobs = Layout::JOBS_DIR,
+        placeholder = super::jobs::ROOT_PLACEHOLDER,
+    ));
     let wanted: Vec<&str> = stacks.iter().map(|s| s.name.value.as_str()).collect();
     let keep = if wanted.is_empty() {
         String::new()

@@ -84,6 +84,29 @@ struct WorkloadSpec {
     volume_claim_templates: Vec<Object<ClaimSpec>>,
 }
 
+/// A job's CronJob: one run at a time, no retries (a failed run is visible).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    schedule: String,
+    concurrency_policy: &'static str,
+    job_template: JobTemplate,
+}
+
+#[derive(Serialize)]
+struct JobTemplate {
+    spec: JobSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active_deadline_seconds: Option<u64>,
+    backoff_limit: u32,
+    template: PodTemplate,
+}
+
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
 struct Selector {
@@ -113,6 +136,9 @@ struct PodSpec {
     /// No `<SERVICE>_PORT` variables from the namespace's Services.
     enable_service_links: bool,
     security_context: PodSecurityContext,
+    /// `Never` for a job's pod; a workload's pods restart (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart_policy: Option<&'static str>,
     containers: Vec<Container>,
 }
 
@@ -540,15 +566,20 @@ fn workload(
     let facts = plan.service(id);
     let stateful = !service.volumes.is_empty();
     let labels = labels_of(service, stack);
-    let probe = service.healthcheck.as_ref().map(|h| Probe {
-        exec: ExecAction {
-            command: vec!["sh".to_string(), "-c".to_string(), h.command.clone()],
-        },
-        period_seconds: h.interval.as_ref().map(|d| d.seconds_ceil()),
-        timeout_seconds: h.timeout.as_ref().map(|d| d.seconds_ceil()),
-        failure_threshold: h.retries,
-        initial_delay_seconds: h.start_period.as_ref().map(|d| d.seconds_ceil()),
-    });
+    // A job's pod runs to its end: nothing to probe.
+    let probe = service
+        .healthcheck
+        .as_ref()
+        .filter(|_| service.schedule.is_none())
+        .map(|h| Probe {
+            exec: ExecAction {
+                command: vec!["sh".to_string(), "-c".to_string(), h.command.clone()],
+            },
+            period_seconds: h.interval.as_ref().map(|d| d.seconds_ceil()),
+            timeout_seconds: h.timeout.as_ref().map(|d| d.seconds_ceil()),
+            failure_threshold: h.retries,
+            initial_delay_seconds: h.start_period.as_ref().map(|d| d.seconds_ceil()),
+        });
     let (run_as_user, run_as_group) = match &service.user {
         Some(user) => {
             let mut parts = user.value.split(':').map(|p| p.parse::<u64>().ok());
@@ -666,6 +697,45 @@ fn workload(
         .collect();
     let mut metadata = Metadata::named(&service.name.value, namespace);
     metadata.labels = labels.clone();
+    let template = PodTemplate {
+        metadata: TemplateMetadata {
+            labels,
+            annotations,
+        },
+        spec: PodSpec {
+            runtime_class_name: cluster.runtime_class.clone(),
+            automount_service_account_token: false,
+            enable_service_links: false,
+            security_context: PodSecurityContext {
+                run_as_non_root: (level == PodSecurity::Restricted && runs_as_non_root(service))
+                    .then_some(true),
+                seccomp_profile: seccomp,
+            },
+            restart_policy: service.schedule.as_ref().map(|_| "Never"),
+            containers: vec![container],
+        },
+    };
+    if let Some(schedule) = &service.schedule {
+        return to_yaml(&Object {
+            api_version: "batch/v1",
+            kind: "CronJob",
+            metadata,
+            spec: Some(CronJobSpec {
+                schedule: schedule.cron.clone(),
+                concurrency_policy: "Forbid",
+                job_template: JobTemplate {
+                    spec: JobSpec {
+                        active_deadline_seconds: schedule
+                            .timeout
+                            .as_ref()
+                            .map(|t| t.seconds_ceil()),
+                        backoff_limit: 0,
+                        template,
+                    },
+                },
+            }),
+        });
+    }
     to_yaml(&Object {
         api_version: "apps/v1",
         kind: if stateful {
@@ -678,24 +748,7 @@ fn workload(
             replicas: service.replicas.as_ref().map(|r| r.value),
             selector: name_selector(&service.name.value),
             service_name: stateful.then(|| service.name.value.clone()),
-            template: PodTemplate {
-                metadata: TemplateMetadata {
-                    labels,
-                    annotations,
-                },
-                spec: PodSpec {
-                    runtime_class_name: cluster.runtime_class.clone(),
-                    automount_service_account_token: false,
-                    enable_service_links: false,
-                    security_context: PodSecurityContext {
-                        run_as_non_root: (level == PodSecurity::Restricted
-                            && runs_as_non_root(service))
-                        .then_some(true),
-                        seccomp_profile: seccomp,
-                    },
-                    containers: vec![container],
-                },
-            },
+            template,
             volume_claim_templates: claims,
         }),
     })

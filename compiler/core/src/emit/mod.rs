@@ -10,11 +10,14 @@ mod docker_daemon;
 mod firewall;
 mod github_actions;
 pub mod graph;
+mod jobs;
 mod kubernetes;
 mod manifest;
 mod proxy;
 mod shell;
 mod stack;
+
+pub use stack::JOB_PROFILE;
 mod traefik;
 
 use std::collections::BTreeMap;
@@ -47,6 +50,14 @@ pub fn emit(model: &Model, plan: &Plan) -> Artifacts {
             Layout::in_host(host, Layout::DAEMON_JSON),
             docker_daemon::daemon_json(host),
         );
+        for job in &host_plan.jobs {
+            for (file, text) in jobs::job_units(model, *job) {
+                artifacts.insert(
+                    Layout::in_host(host, &format!("{}/{file}", Layout::JOBS_DIR)),
+                    text,
+                );
+            }
+        }
         if let Some(user_data) = cloud_init::cloud_init(model, plan, HostId(index)) {
             artifacts.insert(Layout::in_host(host, Layout::CLOUD_INIT), user_data);
         }

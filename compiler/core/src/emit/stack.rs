@@ -99,6 +99,9 @@ fn tier_network(tier: Tier) -> Option<ComposeNetwork> {
     }
 }
 
+/// The Compose profile of jobs: `up` skips them, the timer `run`s them.
+pub const JOB_PROFILE: &str = "job";
+
 fn compose_service(
     model: &Model,
     facts: &ServicePlan,
@@ -112,9 +115,14 @@ fn compose_service(
             .as_ref()
             .map(|words| words.iter().map(|w| literal(w)).collect()),
         user: service.user.as_ref().map(|u| literal(&u.value)),
-        restart: service
-            .restart
-            .map(|r| r.as_str().to_string())
+        restart: match (&service.schedule, service.restart) {
+            (Some(_), _) => "no".to_string(),
+            (None, restart) => restart.map(|r| r.as_str().to_string()).unwrap_or_default(),
+        },
+        profiles: service
+            .schedule
+            .as_ref()
+            .map(|_| vec![JOB_PROFILE.to_string()])
             .unwrap_or_default(),
         networks: service_networks(facts, service),
         ..ComposeService::default()

@@ -168,6 +168,15 @@ impl<'s> Checked<'s> {
         self.children(key).next()
     }
 
+    /// The children of one name when the node's schema has them: a node
+    /// written `like` another (a `job`, like a `service`) lacks some.
+    pub fn children_if_any(&self, key: Node) -> impl Iterator<Item = &Checked<'s>> {
+        let declared = self.schema.child(key.0).is_some();
+        self.children
+            .iter()
+            .filter(move |c| declared && c.schema.name == key.0)
+    }
+
     /// The child, or an absent node that holds only its schema defaults.
     pub fn child_or_absent(&self, key: Node) -> Cow<'_, Checked<'s>> {
         match self.child(key) {

@@ -494,13 +494,28 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
         cluster: node.string_prop(stack::CLUSTER).map(Reference::new),
         services: node
             .children(stack::SERVICE)
+            .chain(node.children(stack::JOB))
             .filter_map(|s| lower_service(s, diagnostics))
             .collect(),
     })
 }
 
+/// A `service`, or a `job` (written like one, with a schedule).
 fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Service> {
     use stack::service::{self as svc, route};
+    let schedule = node.is(stack::JOB).then(|| {
+        let cron = node.prop(stack::job::SCHEDULE)?;
+        Some(Schedule {
+            cron: cron.value.as_str()?.to_string(),
+            calendars: crate::values::parse_cron(cron.value.as_str()?)
+                .ok()?
+                .calendars,
+            timeout: node
+                .prop(stack::job::TIMEOUT)
+                .and_then(|t| t.value.as_duration()),
+            span: cron.span,
+        })
+    });
     let durations = |h: &Checked, key| h.prop(key).and_then(|d| d.value.as_duration());
     Some(Service {
         name: node.string_arg(svc::NAME)?,
@@ -515,8 +530,9 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
         role: node
             .child(svc::ROLE)
             .and_then(|r| r.enum_arg::<Role>(svc::role::ROLE)),
+        schedule: schedule.flatten(),
         routes: node
-            .children(svc::ROUTE)
+            .children_if_any(svc::ROUTE)
             .filter_map(|r| {
                 Some(Route {
                     hostname: r.string_arg(route::HOSTNAME)?,
@@ -533,14 +549,14 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             })
             .collect(),
         ports: node
-            .children(svc::PORTS)
+            .children_if_any(svc::PORTS)
             .flat_map(|p| p.rest_strings(svc::ports::MAPPING))
             .collect(),
         listens: node
             .children(svc::PORT)
             .filter_map(|p| p.arg(svc::port::PORT)?.value.as_port())
             .collect(),
-        replicas: node.child(svc::REPLICAS).and_then(|r| {
+        replicas: node.children_if_any(svc::REPLICAS).next().and_then(|r| {
             let count = r.arg(svc::replicas::COUNT)?;
             Some(Spanned::new(count.value.as_integer()?, count.span))
         }),
@@ -610,7 +626,8 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .filter_map(|l| lower_label(l, diagnostics))
             .collect(),
         restart: node
-            .child(svc::RESTART)
+            .children_if_any(svc::RESTART)
+            .next()
             .and_then(|r| r.enum_arg::<RestartPolicy>(svc::restart::POLICY))
             .map(|r| r.value),
         // Compose and Docker take capability names without the kernel's `CAP_` prefix.

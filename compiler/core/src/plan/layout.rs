@@ -39,6 +39,13 @@ impl Layout {
     pub const DAEMON_JSON: &'static str = "docker/daemon.json";
     pub const CLOUD_INIT: &'static str = "cloud-init.yaml";
     pub const DEPLOY_SCRIPT: &'static str = "deploy.sh";
+    /// A host's job units: `jobs/<unit>.service` and `.timer`.
+    pub const JOBS_DIR: &'static str = "jobs";
+
+    /// The systemd unit name (without suffix) of a job.
+    pub fn job_unit(stack: &Stack, job: &str) -> String {
+        format!("infrac-job-{}-{job}", stack.name.value)
+    }
 
     /// A path inside a stack's directory.
     pub fn in_stack(stack: &Stack, relative: &str) -> String {

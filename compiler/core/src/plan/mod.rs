@@ -165,6 +165,8 @@ pub struct HostPlan {
     pub stacks: Vec<StackId>,
     /// The routed services of the host's stacks, whose edge networks the proxy joins.
     pub edges: Vec<ServiceId>,
+    /// The jobs of the host's stacks, each run by a systemd timer.
+    pub jobs: Vec<ServiceId>,
     /// Every router the proxy serves, in source order.
     pub routers: Vec<Router>,
     /// The middlewares the host's routes and dashboard use, in declaration order.

@@ -307,6 +307,7 @@ pub mod stack {
     use super::*;
     pub const USE: Node = Node("use");
     pub const SERVICE: Node = Node("service");
+    pub const JOB: Node = Node("job");
     pub const HOST: Prop = Prop("host");
     pub const CLUSTER: Prop = Prop("cluster");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
@@ -446,6 +447,117 @@ pub mod stack {
         pub mod restart {
             use super::*;
             pub const POLICY: Arg = Arg { index: 0, name: "policy" };
+        }
+
+        pub mod capabilities {
+            use super::*;
+            pub const CAPABILITY: Arg = Arg { index: 0, name: "capability" };
+        }
+
+        pub mod hardening {
+            use super::*;
+            pub const ENABLED: Arg = Arg { index: 0, name: "enabled" };
+        }
+    }
+
+    pub mod job {
+        use super::*;
+        pub const NETWORKS: Node = Node("networks");
+        pub const ROLE: Node = Node("role");
+        pub const ENV: Node = Node("env");
+        pub const BACKUP_TO: Node = Node("backup-to");
+        pub const DEPENDS_ON: Node = Node("depends-on");
+        pub const HEALTHCHECK: Node = Node("healthcheck");
+        pub const PORT: Node = Node("port");
+        pub const RESOURCES: Node = Node("resources");
+        pub const VOLUME: Node = Node("volume");
+        pub const BIND: Node = Node("bind");
+        pub const COMMAND: Node = Node("command");
+        pub const USER: Node = Node("user");
+        pub const LABEL: Node = Node("label");
+        pub const CAPABILITIES: Node = Node("capabilities");
+        pub const HARDENING: Node = Node("hardening");
+        pub const IMAGE: Prop = Prop("image");
+        pub const SCHEDULE: Prop = Prop("schedule");
+        pub const TIMEOUT: Prop = Prop("timeout");
+        pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+        pub mod networks {
+            use super::*;
+            pub const TIER: Arg = Arg { index: 0, name: "tier" };
+        }
+
+        pub mod role {
+            use super::*;
+            pub const ROLE: Arg = Arg { index: 0, name: "role" };
+        }
+
+        pub mod env {
+            use super::*;
+            pub const SECRET: Prop = Prop("secret");
+            pub const NAME: Arg = Arg { index: 0, name: "name" };
+            pub const VALUE: Arg = Arg { index: 1, name: "value" };
+        }
+
+        pub mod backup_to {
+            use super::*;
+            pub const TARGET: Arg = Arg { index: 0, name: "target" };
+        }
+
+        pub mod depends_on {
+            use super::*;
+            pub const SERVICE: Arg = Arg { index: 0, name: "service" };
+        }
+
+        pub mod healthcheck {
+            use super::*;
+            pub const COMMAND: Prop = Prop("command");
+            pub const INTERVAL: Prop = Prop("interval");
+            pub const TIMEOUT: Prop = Prop("timeout");
+            pub const RETRIES: Prop = Prop("retries");
+            pub const START_PERIOD: Prop = Prop("start-period");
+        }
+
+        pub mod port {
+            use super::*;
+            pub const PORT: Arg = Arg { index: 0, name: "port" };
+        }
+
+        pub mod resources {
+            use super::*;
+            pub const CPUS: Prop = Prop("cpus");
+            pub const MEMORY: Prop = Prop("memory");
+        }
+
+        pub mod volume {
+            use super::*;
+            pub const PATH: Prop = Prop("path");
+            pub const READ_ONLY: Prop = Prop("read-only");
+            pub const SIZE: Prop = Prop("size");
+            pub const NAME: Arg = Arg { index: 0, name: "name" };
+        }
+
+        pub mod bind {
+            use super::*;
+            pub const PATH: Prop = Prop("path");
+            pub const READ_ONLY: Prop = Prop("read-only");
+            pub const SOURCE: Arg = Arg { index: 0, name: "source" };
+        }
+
+        pub mod command {
+            use super::*;
+            pub const WORD: Arg = Arg { index: 0, name: "word" };
+        }
+
+        pub mod user {
+            use super::*;
+            pub const USER: Arg = Arg { index: 0, name: "user" };
+        }
+
+        pub mod label {
+            use super::*;
+            pub const KEY: Arg = Arg { index: 0, name: "key" };
+            pub const VALUE: Arg = Arg { index: 1, name: "value" };
         }
 
         pub mod capabilities {

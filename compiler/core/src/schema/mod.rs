@@ -80,6 +80,8 @@ pub enum ValueType {
     SafePath,
     /// A host name, or an IP address, with an optional port.
     Endpoint,
+    /// A cron schedule.
+    Cron,
     /// An S3 bucket name.
     Bucket,
     /// Every value: a component parameter's default, checked against the
@@ -139,6 +141,9 @@ impl ValueType {
             ValueType::SafePath => {
                 "an absolute path of letters, digits, `.`, `_`, `-` and `/`".into()
             }
+            ValueType::Cron => {
+                "a cron schedule such as `\"30 3 * * *\"` (minute hour day-of-month month day-of-week) or `@daily`".into()
+            }
             ValueType::Endpoint => {
                 "a host with an optional port, such as `s3.eu-central-1.amazonaws.com` or `minio.lan:9000`".into()
             }
@@ -193,6 +198,7 @@ impl ValueType {
             "relative-path" => ValueType::RelativePath,
             "safe-path" => ValueType::SafePath,
             "endpoint" => ValueType::Endpoint,
+            "cron" => ValueType::Cron,
             "bucket" => ValueType::Bucket,
             "any" => ValueType::Any,
             "enum" => match enum_name {
@@ -240,6 +246,11 @@ pub struct NodeSchema {
     /// Checked by component expansion rather than against this schema: a
     /// component's body, and the parameters `use` passes.
     pub open: bool,
+    /// The node this one is written like (`like="stack/service"`): its
+    /// arguments, properties and children come first, less the children
+    /// named in `without`.
+    pub like: Option<String>,
+    pub without: Vec<String>,
     /// The diagnostic code reported when a required node is missing (E005 unless set).
     pub missing_code: Option<String>,
     /// What to insert when a required node is missing, offered as a fix.
@@ -302,6 +313,8 @@ pub fn parse_schema(text: &str) -> Result<NodeSchema, String> {
         repeat: false,
         required: false,
         open: false,
+        like: None,
+        without: Vec::new(),
         missing_code: None,
         example: None,
         defaults: Vec::new(),
@@ -309,6 +322,39 @@ pub fn parse_schema(text: &str) -> Result<NodeSchema, String> {
         properties: Vec::new(),
         children: nodes_of(&document)?,
     })
+    .and_then(|mut root| {
+        let template = root.clone();
+        fill_likes(&mut root, &template)?;
+        Ok(root)
+    })
+}
+
+/// Gives every `like=` node the arguments, properties and children of the
+/// node it names (less its `without=` children) before its own.
+fn fill_likes(node: &mut NodeSchema, root: &NodeSchema) -> Result<(), String> {
+    if let Some(path) = &node.like {
+        let model = root
+            .descendant(path.split('/'))
+            .ok_or_else(|| format!("{}: like=\"{path}\" names no node", node.name))?;
+        let mut arguments = model.arguments.clone();
+        arguments.append(&mut node.arguments);
+        node.arguments = arguments;
+        let mut properties = model.properties.clone();
+        properties.append(&mut node.properties);
+        node.properties = properties;
+        let mut children: Vec<NodeSchema> = model
+            .children
+            .iter()
+            .filter(|c| !node.without.contains(&c.name))
+            .cloned()
+            .collect();
+        children.append(&mut node.children);
+        node.children = children;
+    }
+    for child in &mut node.children {
+        fill_likes(child, root)?;
+    }
+    Ok(())
 }
 
 fn nodes_of(document: &KdlDocument) -> Result<Vec<NodeSchema>, String> {
@@ -328,6 +374,10 @@ fn node_schema(node: &KdlNode) -> Result<NodeSchema, String> {
         repeat: flag(node, "repeat"),
         required: flag(node, "required"),
         open: flag(node, "open"),
+        like: string(node, "like"),
+        without: string(node, "without")
+            .map(|w| w.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default(),
         missing_code: string(node, "missing"),
         example: string(node, "example"),
         defaults: body

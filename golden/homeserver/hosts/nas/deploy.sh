@@ -103,6 +103,27 @@ else
     fail "the proxy"
 fi
 
+# Scheduled jobs: systemd timers that `docker compose run` them in their stack's
+# directory; the units of jobs that left the source are stopped and removed.
+jobs_up() {
+    for unit in "$host_dir"/jobs/*; do
+        [ -f "$unit" ] || continue
+        sed "s#@ROOT@#$root#g" "$unit" | sudo -n tee "/etc/systemd/system/$(basename "$unit")" >/dev/null || return 1
+    done
+    for unit in /etc/systemd/system/infrac-job-*; do
+        [ -f "$unit" ] || continue
+        [ -f "$host_dir/jobs/$(basename "$unit")" ] && continue
+        sudo -n systemctl disable --now "$(basename "$unit")" 2>/dev/null
+        sudo -n rm -f "$unit" || return 1
+    done
+    sudo -n systemctl daemon-reload || return 1
+    for timer in "$host_dir"/jobs/*.timer; do
+        [ -f "$timer" ] || continue
+        sudo -n systemctl enable --now "$(basename "$timer")" || return 1
+    done
+}
+jobs_up || fail "scheduled jobs"
+
 # Stacks of an earlier deploy that are no longer in the source: down, volumes kept,
 # their directory (and .env) moved aside, never deleted.
 for dir in "$root"/stacks/*/; do
