@@ -86,6 +86,7 @@ codes! {
     E113 Error "stack-placement" "a stack names neither or both of a host and a cluster";
     E114 Error "backup-agent-without-egress" "a backup agent cannot reach its backup target";
     E115 Error "dependency-on-job" "a service depends on a scheduled job";
+    E116 Error "volume-sharing" "a volume is shared between stacks without both declaring it";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";
@@ -104,6 +105,7 @@ codes! {
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";
     W102 Warning "unpinned-image" "an image has no pinned tag";
     W103 Warning "route-without-healthcheck" "a routed service has no healthcheck";
+    W104 Warning "volume-name-in-two-stacks" "two stacks of a host have volumes of one name";
     W201 Warning "ssh-open-to-world" "SSH is open to the whole internet";
     W301 Warning "route-outside-domain" "a route's hostname is not under the project's domains";
     W302 Warning "unused-middleware" "a middleware is not used";

@@ -379,6 +379,8 @@ pub struct Stack {
     pub name: Spanned<String>,
     pub host: Option<Reference<HostId>>,
     pub cluster: Option<Reference<ClusterId>>,
+    /// Volumes this stack lets other stacks mount.
+    pub shares: Vec<VolumeShare>,
     pub services: Vec<Service>,
 }
 
@@ -480,9 +482,18 @@ pub struct Resources {
     pub memory: Option<u64>,
 }
 
+/// `share "<volume>" with="<stack>"`.
+#[derive(Clone, Debug)]
+pub struct VolumeShare {
+    pub volume: Spanned<String>,
+    pub with: Reference<StackId>,
+}
+
 #[derive(Clone, Debug)]
 pub struct VolumeMount {
     pub name: Spanned<String>,
+    /// The stack whose volume this is, when it is not the service's own.
+    pub from: Option<Reference<StackId>>,
     pub path: String,
     pub read_only: bool,
     /// Bytes, for a cluster's claim.

@@ -154,6 +154,9 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
         all.push(global_use(Kind::Host, &deploy.host));
     }
     for stack in &model.stacks {
+        for share in &stack.shares {
+            all.push(global_use(Kind::Stack, &share.with));
+        }
         if let Some(host) = &stack.host {
             all.push(global_use(Kind::Host, host));
         }
@@ -171,6 +174,9 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
             }
             if let Some(target) = &service.backup_to {
                 all.push(global_use(Kind::BackupTarget, target));
+            }
+            for from in service.volumes.iter().filter_map(|v| v.from.as_ref()) {
+                all.push(global_use(Kind::Stack, from));
             }
         }
     }

@@ -28,7 +28,7 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     let hosts = table(Kind::Host, None);
     let clusters = table(Kind::Cluster, None);
     let backup_targets = table(Kind::BackupTarget, None);
-    table(Kind::Stack, None);
+    let stacks = table(Kind::Stack, None);
     let services: Vec<BTreeMap<String, usize>> = (0..model.stacks.len())
         .map(|stack| table(Kind::Service, Some(stack)))
         .collect();
@@ -75,6 +75,15 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         deploy.host.target = lookup("host", &deploy.host.name, &hosts, diagnostics).map(HostId);
     }
     for (stack_index, stack) in model.stacks.iter_mut().enumerate() {
+        for share in &mut stack.shares {
+            share.with.target =
+                lookup("stack", &share.with.name, &stacks, diagnostics).map(StackId);
+        }
+        for volume in stack.services.iter_mut().flat_map(|s| s.volumes.iter_mut()) {
+            if let Some(from) = &mut volume.from {
+                from.target = lookup("stack", &from.name, &stacks, diagnostics).map(StackId);
+            }
+        }
         if let Some(host) = &mut stack.host {
             host.target = lookup("host", &host.name, &hosts, diagnostics).map(HostId);
         }

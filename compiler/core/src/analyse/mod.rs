@@ -20,6 +20,7 @@ mod ports;
 mod projects;
 mod routes;
 mod rule_sources;
+mod volumes;
 
 use crate::diagnostic::Diagnostics;
 use crate::model::Model;
@@ -43,5 +44,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     deploys::check_deploys(model, diagnostics);
     backups::check_backup_agents(model, diagnostics);
     jobs::check_jobs(model, diagnostics);
+    volumes::check_volume_sharing(model, &plan, diagnostics);
     plan
 }

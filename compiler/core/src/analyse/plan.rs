@@ -87,27 +87,32 @@ fn data_paths(model: &Model) -> Vec<DataPath> {
             paths.push(DataPath::Backup { agent: id, target });
         }
     }
-    for (stack_index, stack) in model.stacks.iter().enumerate() {
-        let mut by_volume: std::collections::BTreeMap<&str, Vec<ServiceId>> = Default::default();
-        for (index, service) in stack.services.iter().enumerate() {
-            for volume in &service.volumes {
-                let users = by_volume.entry(volume.name.value.as_str()).or_default();
-                let id = ServiceId {
-                    stack: StackId(stack_index),
-                    index,
-                };
-                if !users.contains(&id) {
-                    users.push(id);
-                }
+    // A volume is its owner's: the stack itself, or the one `from=` names.
+    let mut by_volume: std::collections::BTreeMap<(StackId, &str), Vec<ServiceId>> =
+        Default::default();
+    for (id, _, service) in model.services() {
+        for volume in &service.volumes {
+            let owner = match &volume.from {
+                Some(from) => match from.target {
+                    Some(owner) => owner,
+                    None => continue,
+                },
+                None => id.stack,
+            };
+            let users = by_volume
+                .entry((owner, volume.name.value.as_str()))
+                .or_default();
+            if !users.contains(&id) {
+                users.push(id);
             }
         }
-        for (name, services) in by_volume {
-            if services.len() > 1 {
-                paths.push(DataPath::Volume {
-                    name: name.to_string(),
-                    services,
-                });
-            }
+    }
+    for ((_, name), services) in by_volume {
+        if services.len() > 1 {
+            paths.push(DataPath::Volume {
+                name: name.to_string(),
+                services,
+            });
         }
     }
     paths.sort();
@@ -196,6 +201,7 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
         .map(|(id, _, _)| id)
         .collect();
     HostPlan {
+        deploy_order: deploy_order(model, &stacks),
         stacks,
         jobs,
         edges: Vec::new(),
@@ -204,6 +210,41 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
         hostnames,
         cert_resolver,
     }
+}
+
+/// Stacks in source order, except that a stack comes after every stack whose
+/// volume it mounts (an external volume must exist first). A cycle of sharing
+/// falls back to source order for the stacks in it.
+fn deploy_order(model: &Model, stacks: &[StackId]) -> Vec<StackId> {
+    let owners_of = |stack: StackId| -> BTreeSet<StackId> {
+        model.stacks[stack.0]
+            .services
+            .iter()
+            .flat_map(|s| &s.volumes)
+            .filter_map(|v| v.from.as_ref()?.target)
+            .filter(|owner| *owner != stack && stacks.contains(owner))
+            .collect()
+    };
+    let mut order: Vec<StackId> = Vec::new();
+    while order.len() < stacks.len() {
+        let ready = stacks
+            .iter()
+            .copied()
+            .find(|s| !order.contains(s) && owners_of(*s).iter().all(|o| order.contains(o)));
+        match ready {
+            Some(stack) => order.push(stack),
+            None => {
+                order.extend(
+                    stacks
+                        .iter()
+                        .filter(|s| !order.contains(s))
+                        .copied()
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+    }
+    order
 }
 
 /// Capabilities a container may keep under the baseline Pod Security Standard.

@@ -172,8 +172,15 @@ pub const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
 /// and loads bridge netfilter so the host's firewall sees the traffic).
 pub const BRIDGE_ICC: &str = "com.docker.network.bridge.enable_icc";
 
+/// A top-level volume: the stack's own (empty), or another stack's, which
+/// that stack creates (`external`, by its Docker name).
 #[derive(Serialize, Default)]
-pub struct ComposeVolume {}
+pub struct ComposeVolume {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
 
 /// The first line of every generated YAML file.
 pub const GENERATED_HEADER: &str =

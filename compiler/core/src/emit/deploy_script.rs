@@ -46,7 +46,11 @@ pub fn host_env_example(model: &Model, facts: &HostPlan, host: &Host) -> Option<
 }
 
 pub fn deploy_script(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) -> String {
-    let stacks: Vec<&Stack> = facts.stacks.iter().map(|s| &model.stacks[s.0]).collect();
+    let stacks: Vec<&Stack> = facts
+        .deploy_order
+        .iter()
+        .map(|s| &model.stacks[s.0])
+        .collect();
     let daemon_json = Layout::DAEMON_JSON;
     let firewall = Layout::FIREWALL_DIR;
     let (rules_v4, rules_v6) = (Family::V4.file_name(), Family::V6.file_name());

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 
 use super::compose_file::*;
-use crate::model::{EnvValue, Model, Service, ServiceId, Stack, StackId, Tier};
+use crate::model::{EnvValue, Model, Service, ServiceId, Stack, StackId, Tier, VolumeMount};
 use crate::plan::{EdgeNetwork, Layout, Plan, ServicePlan};
 use crate::values::Duration;
 
@@ -36,8 +36,15 @@ pub fn emit_stack(
             compose_service(model, plan.service(id), service, &mut variables),
         );
         for volume in &service.volumes {
+            let owner = volume_owner(model, volume);
+            let shared = owner
+                .filter(|o| *o != stack.name.value)
+                .map(|owner| ComposeVolume {
+                    external: Some(true),
+                    name: Some(format!("{owner}_{}", volume.name.value)),
+                });
             file.volumes
-                .insert(volume.name.value.clone(), ComposeVolume::default());
+                .insert(volume_key(model, volume), shared.unwrap_or_default());
         }
     }
     file.volumes.sort_keys();
@@ -99,6 +106,22 @@ fn tier_network(tier: Tier) -> Option<ComposeNetwork> {
     }
 }
 
+/// The stack a volume belongs to when `from=` names another one.
+fn volume_owner<'m>(model: &'m Model, volume: &VolumeMount) -> Option<&'m str> {
+    let owner = volume.from.as_ref()?.target?;
+    Some(model.stacks[owner.0].name.value.as_str())
+}
+
+/// A volume's key in the stack's compose file: its name, or for another
+/// stack's volume `<owner>_<name>` (Compose's own name for it), so it cannot
+/// collide with one of the stack's own.
+fn volume_key(model: &Model, volume: &VolumeMount) -> String {
+    match volume_owner(model, volume) {
+        Some(owner) => format!("{owner}_{}", volume.name.value),
+        None => volume.name.value.clone(),
+    }
+}
+
 /// The Compose profile of jobs: `up` skips them, the timer `run`s them.
 pub const JOB_PROFILE: &str = "job";
 
@@ -146,7 +169,7 @@ fn compose_service(
         .iter()
         .map(|v| ComposeMount {
             kind: "volume",
-            source: v.name.value.clone(),
+            source: volume_key(model, v),
             target: literal(&v.path),
             read_only: v.read_only,
         })

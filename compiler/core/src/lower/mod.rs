@@ -492,6 +492,15 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
         name: node.string_arg(stack::NAME)?,
         host: node.string_prop(stack::HOST).map(Reference::new),
         cluster: node.string_prop(stack::CLUSTER).map(Reference::new),
+        shares: node
+            .children(stack::SHARE)
+            .filter_map(|share| {
+                Some(VolumeShare {
+                    volume: share.string_arg(stack::share::VOLUME)?,
+                    with: Reference::new(share.string_prop(stack::share::WITH)?),
+                })
+            })
+            .collect(),
         services: node
             .children(stack::SERVICE)
             .chain(node.children(stack::JOB))
@@ -596,6 +605,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .filter_map(|v| {
                 Some(VolumeMount {
                     name: v.string_arg(svc::volume::NAME)?,
+                    from: v.string_prop(svc::volume::FROM).map(Reference::new),
                     path: v.string_prop(svc::volume::PATH)?.value,
                     read_only: v.bool_prop(svc::volume::READ_ONLY)?,
                     size: v.prop(svc::volume::SIZE).and_then(|s| s.value.as_size()),

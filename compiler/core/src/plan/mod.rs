@@ -40,7 +40,8 @@ pub enum DataPath {
         agent: ServiceId,
         target: BackupTargetId,
     },
-    /// Services of a stack that mount the same named volume, in source order.
+    /// Services that mount the same named volume (its stack's, or another
+    /// stack's that shares it), in source order.
     Volume {
         name: String,
         services: Vec<ServiceId>,
@@ -163,6 +164,9 @@ pub const EDGE_BRIDGE_PREFIX: &str = "infr-";
 pub struct HostPlan {
     /// The stacks that run on the host, in source order.
     pub stacks: Vec<StackId>,
+    /// The same stacks in the order a deploy brings them up: a stack whose
+    /// volume another mounts (`share`) before that one.
+    pub deploy_order: Vec<StackId>,
     /// The routed services of the host's stacks, whose edge networks the proxy joins.
     pub edges: Vec<ServiceId>,
     /// The jobs of the host's stacks, each run by a systemd timer.

@@ -305,12 +305,19 @@ pub mod component {
 
 pub mod stack {
     use super::*;
+    pub const SHARE: Node = Node("share");
     pub const USE: Node = Node("use");
     pub const SERVICE: Node = Node("service");
     pub const JOB: Node = Node("job");
     pub const HOST: Prop = Prop("host");
     pub const CLUSTER: Prop = Prop("cluster");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
+
+    pub mod share {
+        use super::*;
+        pub const WITH: Prop = Prop("with");
+        pub const VOLUME: Arg = Arg { index: 0, name: "volume" };
+    }
 
     pub mod r#use {
         use super::*;
@@ -418,6 +425,7 @@ pub mod stack {
             pub const PATH: Prop = Prop("path");
             pub const READ_ONLY: Prop = Prop("read-only");
             pub const SIZE: Prop = Prop("size");
+            pub const FROM: Prop = Prop("from");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
         }
 
@@ -534,6 +542,7 @@ pub mod stack {
             pub const PATH: Prop = Prop("path");
             pub const READ_ONLY: Prop = Prop("read-only");
             pub const SIZE: Prop = Prop("size");
+            pub const FROM: Prop = Prop("from");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
         }
 

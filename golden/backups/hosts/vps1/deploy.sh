@@ -39,6 +39,7 @@ missing() {
     echo "infrac deploy: $1 does not exist; stack $2 mounts it" >&2
 }
 stack_up app
+stack_up reports
 
 proxy_file="$host_dir/proxy/compose.yaml"
 if docker compose -f "$proxy_file" up -d --remove-orphans; then
@@ -80,7 +81,7 @@ for dir in "$root"/stacks/*/; do
     [ -d "$dir" ] || continue
     stack=$(basename "$dir")
     case "$stack" in
-        app) ;;
+        app | reports) ;;
         *)
             if docker compose -p "$stack" down --remove-orphans; then
                 { mkdir -p "$root/removed" \
