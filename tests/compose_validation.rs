@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use infrac_core::model::{EnvValue, Model, Tier};
+use infrac_core::model::{EnvValue, IfUnset, Model, SecretId, TextPart, Tier};
 use serde_json::Value;
 
 /// Loads a compose file with Compose itself and returns the model it resolved.
@@ -62,6 +62,7 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
             dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
         let loaded = compose_config(compose, &stack_dir.join("compose.yaml"), &variables);
         check_stack(model, stack, &loaded, &variables);
+        check_unset_secrets(compose, model, stack, &stack_dir, &variables);
         checked += 1;
     }
     for host in model.hosts.iter().filter(|h| h.proxy.is_some()) {
@@ -127,6 +128,55 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+/// With the variables of optional secrets and secrets with a default unset,
+/// Compose gives those variables an empty value or the default.
+fn check_unset_secrets(
+    compose: &Path,
+    model: &Model,
+    stack: &infrac_core::model::Stack,
+    dir: &Path,
+    variables: &BTreeMap<String, String>,
+) {
+    let lenient: Vec<(&infrac_core::model::EnvVar, String)> = stack
+        .services
+        .iter()
+        .flat_map(|s| &s.env)
+        .filter(|e| e.if_unset != IfUnset::Refuse)
+        .filter_map(|e| match &e.value {
+            EnvValue::Secret(r) => Some((e, model.secrets[r.target?.0].variable())),
+            _ => None,
+        })
+        .collect();
+    if lenient.is_empty() {
+        return;
+    }
+    let mut without = variables.clone();
+    for (_, variable) in &lenient {
+        without.remove(variable);
+    }
+    let loaded = compose_config(compose, &dir.join("compose.yaml"), &without);
+    for service in &stack.services {
+        for (env, _) in lenient
+            .iter()
+            .filter(|(e, _)| service.env.iter().any(|x| std::ptr::eq(x, *e)))
+        {
+            let expected = match &env.if_unset {
+                IfUnset::Default(default) => default.clone(),
+                _ => String::new(),
+            };
+            assert_eq!(
+                compose_string(
+                    &loaded["services"][&service.name.value]["environment"][&env.name.value]
+                ),
+                Some(expected),
+                "{}: {} without its secret",
+                service.name.value,
+                env.name.value
+            );
+        }
+    }
+}
+
 fn check_stack(
     model: &Model,
     stack: &infrac_core::model::Stack,
@@ -166,12 +216,20 @@ fn check_stack(
 
         for env in &service.env {
             let actual = compose_string(&loaded_service["environment"][&env.name.value]);
+            let value_of = |reference: &infrac_core::model::Reference<SecretId>| {
+                let secret = &model.secrets[reference.target.unwrap().0];
+                variables[&secret.variable()].clone()
+            };
             let expected = match &env.value {
                 EnvValue::Literal(value) => value.clone(),
-                EnvValue::Secret(reference) => {
-                    let secret = &model.secrets[reference.target.unwrap().0];
-                    variables[&secret.variable()].clone()
-                }
+                EnvValue::Secret(reference) => value_of(reference),
+                EnvValue::Template(parts) => parts
+                    .iter()
+                    .map(|part| match part {
+                        TextPart::Text(text) => text.clone(),
+                        TextPart::Secret(reference) => value_of(reference),
+                    })
+                    .collect(),
             };
             assert_eq!(
                 actual,

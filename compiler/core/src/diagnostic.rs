@@ -100,6 +100,7 @@ codes! {
     E504 Error "user-name-on-cluster" "a service on a cluster runs as a user name";
     E505 Error "middleware-on-cluster" "a route on a cluster has middlewares";
     E506 Error "job-volume-on-cluster" "a job on a cluster mounts a volume";
+    E507 Error "secret-default-on-cluster" "a secret has a default on a cluster";
     E401 Error "deploy-unreachable" "a deployed host has no IPv4 address";
     E402 Error "infrac-source-missing" "the workflows do not say where infrac comes from";
     W101 Warning "literal-secret" "a secret-looking variable has a literal value";

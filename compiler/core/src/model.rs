@@ -455,13 +455,65 @@ pub struct Route {
 #[derive(Clone, Debug)]
 pub enum EnvValue {
     Literal(String),
+    /// A value with `{{secret:NAME}}` parts.
+    Template(Vec<TextPart>),
     Secret(Reference<SecretId>),
+}
+
+impl EnvValue {
+    /// The secrets the value reads.
+    pub fn secrets(&self) -> Vec<&Reference<SecretId>> {
+        match self {
+            EnvValue::Literal(_) => Vec::new(),
+            EnvValue::Secret(secret) => vec![secret],
+            EnvValue::Template(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    TextPart::Secret(secret) => Some(secret),
+                    TextPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn secrets_mut(&mut self) -> Vec<&mut Reference<SecretId>> {
+        match self {
+            EnvValue::Literal(_) => Vec::new(),
+            EnvValue::Secret(secret) => vec![secret],
+            EnvValue::Template(parts) => parts
+                .iter_mut()
+                .filter_map(|p| match p {
+                    TextPart::Secret(secret) => Some(secret),
+                    TextPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A piece of a templated value: text, or a secret's value.
+#[derive(Clone, Debug)]
+pub enum TextPart {
+    Text(String),
+    Secret(Reference<SecretId>),
+}
+
+/// What a variable that reads a secret gets when the secret is not set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IfUnset {
+    /// The container does not start.
+    Refuse,
+    /// An empty value.
+    Empty,
+    Default(String),
 }
 
 #[derive(Clone, Debug)]
 pub struct EnvVar {
     pub name: Spanned<String>,
     pub value: EnvValue,
+    /// For a secret: what happens when it is not set.
+    pub if_unset: IfUnset,
     /// The value's span (the literal or the `secret=` entry).
     pub value_span: Span,
 }

@@ -165,7 +165,7 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
         }
         for service in &stack.services {
             for env in &service.env {
-                if let EnvValue::Secret(secret) = &env.value {
+                for secret in env.value.secrets() {
                     all.push(global_use(Kind::Secret, secret));
                 }
             }

@@ -93,7 +93,7 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         }
         for service in &mut stack.services {
             for env in &mut service.env {
-                if let EnvValue::Secret(secret) = &mut env.value {
+                for secret in env.value.secrets_mut() {
                     secret.target =
                         lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
                 }

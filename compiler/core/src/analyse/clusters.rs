@@ -2,8 +2,8 @@
 //! stack names exactly one of `host` and `cluster` (E113); on a cluster, more
 //! than one replica cannot share a ReadWriteOnce volume (E501), a volume needs a
 //! size (E502), there are no bind mounts of the node's files (E503), a user is
-//! numeric (E504), routes have no middlewares yet (E505), and a job mounts no
-//! volume (E506); on a host,
+//! numeric (E504), routes have no middlewares yet (E505), a job mounts no
+//! volume (E506), and a secret has no default (E507); on a host,
 //! `replicas` has no effect (W501). A namespace that cannot enforce the
 //! `restricted` Pod Security Standard says why (W502).
 
@@ -109,6 +109,19 @@ pub fn check_clusters(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics)
                     )
                     .with_help("a service's volume is a claim of its StatefulSet's pod, which a CronJob cannot share; on a cluster, reach the data through the service instead, or run the stack on a host"),
                 );
+            }
+            for env in &service.env {
+                if let crate::model::IfUnset::Default(_) = env.if_unset {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::E507,
+                            format!("`{}` of service `{name}` has a default for its secret on a cluster", env.name.value),
+                            env.value_span,
+                            "a Kubernetes secret has no default",
+                        )
+                        .with_help("write `optional=#true` (the variable is left out when the secret is missing), or set the secret"),
+                    );
+                }
             }
             for route in service.routes.iter().filter(|r| !r.middlewares.is_empty()) {
                 diagnostics.push(

@@ -13,7 +13,10 @@ use serde::Serialize;
 
 use super::compose_file::{GENERATED_HEADER, to_yaml};
 use crate::analyse::plan::runs_as_non_root;
-use crate::model::{Cluster, ClusterId, EnvValue, Model, Service, ServiceId, Stack, StackId};
+use crate::model::{
+    Cluster, ClusterId, EnvValue, IfUnset, Model, Reference, SecretId, Service, ServiceId, Stack,
+    StackId, TextPart,
+};
 use crate::plan::{Endpoint, Plan, PodSecurity, Ports, Router};
 
 /// Every pod of a service carries this label with the service's name; Services,
@@ -206,6 +209,8 @@ struct EnvSource {
 struct SecretKeyRef {
     name: String,
     key: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optional: Option<bool>,
 }
 
 #[derive(Serialize, Clone)]
@@ -600,29 +605,58 @@ fn workload(
             limits: amounts,
         }
     });
-    let env = service
-        .env
-        .iter()
-        .filter_map(|e| {
-            Some(match &e.value {
-                EnvValue::Literal(value) => EnvEntry {
-                    name: e.name.value.clone(),
-                    value: Some(value.clone()),
-                    value_from: None,
+    let secret_entry = |name: String, reference: &Reference<SecretId>, optional: bool| {
+        Some(EnvEntry {
+            name,
+            value: None,
+            value_from: Some(EnvSource {
+                secret_key_ref: SecretKeyRef {
+                    name: model.secrets[reference.target?.0].name.value.clone(),
+                    key: SECRET_KEY,
+                    optional: optional.then_some(true),
                 },
-                EnvValue::Secret(reference) => EnvEntry {
-                    name: e.name.value.clone(),
-                    value: None,
-                    value_from: Some(EnvSource {
-                        secret_key_ref: SecretKeyRef {
-                            name: model.secrets[reference.target?.0].name.value.clone(),
-                            key: SECRET_KEY,
-                        },
-                    }),
-                },
-            })
+            }),
         })
-        .collect();
+    };
+    let plain = |name: &str, value: String| EnvEntry {
+        name: name.to_string(),
+        value: Some(value),
+        value_from: None,
+    };
+    let mut env: Vec<EnvEntry> = Vec::new();
+    for e in &service.env {
+        let name = &e.name.value;
+        match &e.value {
+            EnvValue::Literal(value) => env.push(plain(name, escape_references(value))),
+            EnvValue::Secret(reference) => env.extend(secret_entry(
+                name.clone(),
+                reference,
+                e.if_unset == IfUnset::Empty,
+            )),
+            // Kubernetes fills in `$(VAR)` from variables defined before: each
+            // secret gets one of its own, then the value refers to it.
+            EnvValue::Template(parts) => {
+                let mut value = String::new();
+                for part in parts {
+                    match part {
+                        TextPart::Text(text) => value.push_str(&escape_references(text)),
+                        TextPart::Secret(reference) => {
+                            let Some(id) = reference.target else {
+                                continue;
+                            };
+                            let helper =
+                                format!("INFRAC_SECRET_{}", model.secrets[id.0].variable());
+                            if !env.iter().any(|entry| entry.name == helper) {
+                                env.extend(secret_entry(helper.clone(), reference, false));
+                            }
+                            value.push_str(&format!("$({helper})"));
+                        }
+                    }
+                }
+                env.push(plain(name, value));
+            }
+        }
+    }
     let seccomp = SeccompProfile {
         kind: "RuntimeDefault",
     };
@@ -1003,20 +1037,27 @@ fn network_policies(
 
 /// `kubectl create secret` for each secret each namespace reads, its value from
 /// an environment variable; applied through `kubectl apply` so it can run again.
+/// A literal as Kubernetes keeps it: it fills in `$(VAR)` in every env value
+/// and reads `$$` as one `$`, so every `$` is doubled.
+fn escape_references(text: &str) -> String {
+    text.replace('$', "$$")
+}
+
 fn secrets_script(model: &Model, plan: &Plan, cluster: ClusterId) -> String {
-    let mut wanted: BTreeSet<(String, String, String)> = BTreeSet::new();
+    // (namespace, secret, variable) → whether some use needs it set.
+    let mut wanted: BTreeMap<(String, String, String), bool> = BTreeMap::new();
     for stack_id in &plan.cluster(cluster).stacks {
         let stack = &model.stacks[stack_id.0];
         for env in stack.services.iter().flat_map(|s| s.env.iter()) {
-            if let EnvValue::Secret(reference) = &env.value
-                && let Some(id) = reference.target
-            {
+            let required = env.if_unset != IfUnset::Empty;
+            for id in env.value.secrets().into_iter().filter_map(|r| r.target) {
                 let secret = &model.secrets[id.0];
-                wanted.insert((
+                let key = (
                     stack.name.value.clone(),
                     secret.name.value.clone(),
                     secret.variable(),
-                ));
+                );
+                *wanted.entry(key).or_default() |= required;
             }
         }
     }
@@ -1027,17 +1068,29 @@ fn secrets_script(model: &Model, plan: &Plan, cluster: ClusterId) -> String {
          # `kubectl apply -k` has created the namespaces. Each value comes from an\n\
          # environment variable; none is ever written in this file:\n",
     );
-    let variables: BTreeSet<&String> = wanted.iter().map(|(_, _, v)| v).collect();
+    let variables: BTreeSet<&String> = wanted.keys().map(|(_, _, v)| v).collect();
     for variable in &variables {
         script.push_str(&format!("#   {variable}\n"));
     }
     script.push_str("set -eu\n");
-    for (namespace, secret, variable) in &wanted {
-        script.push_str(&format!(
+    for ((namespace, secret, variable), required) in &wanted {
+        let create = format!(
             "kubectl -n {namespace} create secret generic {secret} \\\n\
              \x20   --from-literal={SECRET_KEY}=\"${{{variable}:?secret {secret} is not set}}\" \\\n\
              \x20   --dry-run=client -o yaml | kubectl apply -f -\n"
-        ));
+        );
+        if *required {
+            script.push_str(&create);
+        } else {
+            // Only optional uses: no value, no secret (the pods start without it).
+            script.push_str(&format!(
+                "if [ -n \"${{{variable}:-}}\" ]; then\n{}fi\n",
+                create
+                    .lines()
+                    .map(|l| format!("    {l}\n"))
+                    .collect::<String>()
+            ));
+        }
     }
     script
 }

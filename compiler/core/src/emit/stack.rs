@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 
 use super::compose_file::*;
-use crate::model::{EnvValue, Model, Service, ServiceId, Stack, StackId, Tier, VolumeMount};
+use crate::model::{
+    EnvValue, IfUnset, Model, Reference, SecretId, Service, ServiceId, Stack, StackId, TextPart,
+    Tier, VolumeMount,
+};
 use crate::plan::{EdgeNetwork, Layout, Plan, ServicePlan};
 use crate::values::Duration;
 
@@ -151,15 +154,37 @@ fn compose_service(
         ..ComposeService::default()
     };
     for env in &service.env {
+        // A secret's value comes from the stack's .env through Compose's
+        // interpolation: `${VAR:?…}` refuses to start without it.
+        let mut interpolate = |reference: &Reference<SecretId>, if_unset: &IfUnset| {
+            let secret = &model.secrets[reference.target?.0];
+            let variable = secret.variable();
+            variables.insert(variable.clone(), secret.name.value.clone());
+            Some(match if_unset {
+                IfUnset::Refuse => {
+                    format!("${{{variable}:?secret {} is not set}}", secret.name.value)
+                }
+                IfUnset::Empty => format!("${{{variable}:-}}"),
+                IfUnset::Default(default) => format!("${{{variable}:-{}}}", literal(default)),
+            })
+        };
         let value = match &env.value {
             EnvValue::Literal(value) => literal(value),
-            EnvValue::Secret(reference) => {
-                let Some(secret) = reference.target.map(|id| &model.secrets[id.0]) else {
-                    continue;
-                };
-                let variable = secret.variable();
-                variables.insert(variable.clone(), secret.name.value.clone());
-                format!("${{{variable}:?secret {} is not set}}", secret.name.value)
+            EnvValue::Secret(reference) => match interpolate(reference, &env.if_unset) {
+                Some(value) => value,
+                None => continue,
+            },
+            EnvValue::Template(parts) => {
+                let mut value = String::new();
+                for part in parts {
+                    match part {
+                        TextPart::Text(text) => value.push_str(&literal(text)),
+                        TextPart::Secret(reference) => value.push_str(
+                            &interpolate(reference, &IfUnset::Refuse).unwrap_or_default(),
+                        ),
+                    }
+                }
+                value
             }
         };
         compose.environment.insert(env.name.value.clone(), value);

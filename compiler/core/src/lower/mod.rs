@@ -653,21 +653,111 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
     })
 }
 
+/// The parts of a value with `{{secret:NAME}}` in it; `None` for a value
+/// without (a plain literal).
+fn template_parts(value: &Spanned<String>, diagnostics: &mut Diagnostics) -> Option<Vec<TextPart>> {
+    const OPEN: &str = "{{secret:";
+    if !value.value.contains(OPEN) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    let mut rest = value.value.as_str();
+    while let Some(start) = rest.find(OPEN) {
+        if start > 0 {
+            parts.push(TextPart::Text(rest[..start].to_string()));
+        }
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find("}}") else {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E007,
+                    "`{{secret:` is not closed",
+                    value.span,
+                    "in this value",
+                )
+                .with_help("write `{{secret:NAME}}`, NAME a declared secret"),
+            );
+            return Some(parts);
+        };
+        let secret = after[..end].trim();
+        if let Err(invalid) = crate::values::check_name(secret) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E008,
+                    format!("`{secret}` is not a secret's name: {}", invalid.message),
+                    value.span,
+                    "in this value",
+                )
+                .with_help("write `{{secret:NAME}}`, NAME a declared secret"),
+            );
+        }
+        parts.push(TextPart::Secret(Reference::new(Spanned::new(
+            secret.to_string(),
+            value.span,
+        ))));
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(TextPart::Text(rest.to_string()));
+    }
+    Some(parts)
+}
+
 fn lower_env(node: &Checked, diagnostics: &mut Diagnostics) -> Option<EnvVar> {
     use stack::service::env;
     let name = node.string_arg(env::NAME)?;
     let literal = node.string_arg(env::VALUE);
     let secret = node.string_prop(env::SECRET);
+    let optional = node.bool_prop(env::OPTIONAL).unwrap_or(false);
+    let default = node.string_prop(env::DEFAULT);
+    let if_unset = match (&default, optional) {
+        (Some(default), _) => IfUnset::Default(default.value.clone()),
+        (None, true) => IfUnset::Empty,
+        (None, false) => IfUnset::Refuse,
+    };
+    if secret.is_none() && if_unset != IfUnset::Refuse {
+        let span = default.as_ref().map_or(node.head, |d| d.span);
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E013,
+                format!("`{}` has `optional` or `default` without a secret", name.value),
+                span,
+                "applies to a secret",
+            )
+            .with_help("`optional=#true` and `default=` say what a `secret=` variable gets when the secret is not set"),
+        );
+    }
+    if let Some(default) = &default
+        && default.value.contains('}')
+    {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::E007,
+                format!("the default of `{}` contains `}}`", name.value),
+                default.span,
+                "Compose ends the default here",
+            )
+            .with_help("Compose reads the default inside `${VAR:-…}`, where `}` cannot be written"),
+        );
+    }
     match (literal, secret) {
-        (Some(literal), None) => Some(EnvVar {
-            name,
-            value_span: literal.span,
-            value: EnvValue::Literal(literal.value),
-        }),
+        (Some(literal), None) => {
+            let value = match template_parts(&literal, diagnostics) {
+                Some(parts) => EnvValue::Template(parts),
+                None => EnvValue::Literal(literal.value),
+            };
+            Some(EnvVar {
+                name,
+                value_span: literal.span,
+                value,
+                if_unset,
+            })
+        }
         (None, Some(secret)) => Some(EnvVar {
             name,
             value_span: secret.span,
             value: EnvValue::Secret(Reference::new(secret)),
+            if_unset,
         }),
         (Some(literal), Some(secret)) => {
             diagnostics.push(

@@ -381,6 +381,8 @@ pub mod stack {
         pub mod env {
             use super::*;
             pub const SECRET: Prop = Prop("secret");
+            pub const OPTIONAL: Prop = Prop("optional");
+            pub const DEFAULT: Prop = Prop("default");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
             pub const VALUE: Arg = Arg { index: 1, name: "value" };
         }
@@ -503,6 +505,8 @@ pub mod stack {
         pub mod env {
             use super::*;
             pub const SECRET: Prop = Prop("secret");
+            pub const OPTIONAL: Prop = Prop("optional");
+            pub const DEFAULT: Prop = Prop("default");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
             pub const VALUE: Arg = Arg { index: 1, name: "value" };
         }
