@@ -109,7 +109,10 @@ fn flows_match_the_plan_on_a_real_engine() {
                     let host_dir = &host_dir;
                     scope.spawn(move || {
                         let dir = out.join("stacks").join(&stack.name.value);
-                        engine.compose_up(&dir, Some(&stack.name.value), &override_yaml);
+                        // As the deploy: a stack of jobs only is not brought up.
+                        if stack.services.iter().any(|s| s.schedule.is_none()) {
+                            engine.compose_up(&dir, Some(&stack.name.value), &override_yaml);
+                        }
                         // Jobs are left alone by `up` and run by their timer's unit.
                         let running = engine.containers();
                         for job in stack.services.iter().filter(|s| s.schedule.is_some()) {

@@ -451,6 +451,7 @@ fn one_source_two_targets_one_graph() {
     let dir = support::workspace().join("tests/fixtures/cluster");
     let source = std::fs::read_to_string(dir.join("infrac.kdl")).unwrap();
     let host_dir = support::scratch_dir("two-targets");
+    support::copy_dir(&dir, &host_dir);
     std::fs::write(
         host_dir.join("infrac.kdl"),
         source.replace("cluster=\"lab\"", "host=\"box\""),

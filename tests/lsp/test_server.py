@@ -79,6 +79,12 @@ async def diagnostics(client, path, predicate, timeout=15):
         await asyncio.sleep(0.02)
 
 
+def edited(text, old, new):
+    """The example with its first `old` replaced; fails when the example no longer has it."""
+    assert old in text, f"the example no longer contains {old!r}"
+    return text.replace(old, new, 1)
+
+
 def position_of(text, needle, offset=0):
     index = text.index(needle) + offset
     line = text.count("\n", 0, index)
@@ -110,7 +116,7 @@ async def test_an_error_appears_as_typed_and_clears_when_fixed(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
     await diagnostics(client, shop, lambda d: d == [])
-    broken = text.replace('networks "internal"\n        volume "pgdata"', 'networks "internall"\n        volume "pgdata"')
+    broken = edited(text, 'networks "internal"\n        volume "shop-pgdata"', 'networks "internall"\n        volume "shop-pgdata"')
     change(client, shop, 2, broken)
     found = await diagnostics(client, shop, lambda d: len(d) > 0)
     assert len(found) == 1, found
@@ -128,7 +134,7 @@ async def test_an_error_appears_as_typed_and_clears_when_fixed(client, project):
 async def test_a_duplicate_points_at_the_first_declaration(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
-    twice = text.replace('service "worker"', 'service "web"')
+    twice = edited(text, 'service "worker"', 'service "web"')
     change(client, shop, 2, twice)
     found = await diagnostics(client, shop, lambda d: any(x.code == "E009" for x in d))
     duplicate = next(x for x in found if x.code == "E009")
@@ -181,7 +187,7 @@ async def test_completion_in_a_half_typed_service_block(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
     anchor = '        user "1000:1000"\n    }\n    service "worker"'
-    typed = text.replace(anchor, '        user "1000:1000"\n        rest\n    }\n    service "worker"', 1)
+    typed = edited(text, anchor, '        user "1000:1000"\n        rest\n    }\n    service "worker"')
     change(client, shop, 2, typed)
     labels = await completion_labels(client, shop, typed, position_of(typed, "        rest\n", len("        rest")))
     assert "restart" in labels and "healthcheck" not in labels
@@ -195,7 +201,7 @@ async def test_completion_in_a_half_typed_service_block(client, project):
 async def test_completion_after_depends_on_offers_the_stacks_services(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
-    typed = text.replace('        depends-on "db" "cache"\n        resources cpus=1', '        depends-on "\n        resources cpus=1', 1)
+    typed = edited(text, '        depends-on "db" "cache"\n        resources cpus=1', '        depends-on "\n        resources cpus=1')
     change(client, shop, 2, typed)
     labels = await completion_labels(client, shop, typed, position_of(typed, 'depends-on "\n', len('depends-on "')))
     assert sorted(labels) == ["cache", "db", "web"]
@@ -253,7 +259,7 @@ async def test_rename_a_service_renames_every_use(client, project):
 async def test_quick_fix_from_a_diagnostic(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
-    typo = text.replace('env "STRIPE_API_KEY" secret="shop-stripe-key"', 'env "STRIPE_API_KEY" secret="shop-stripe-kee"', 1)
+    typo = edited(text, 'env "STRIPE_API_KEY" secret="shop-stripe-key"', 'env "STRIPE_API_KEY" secret="shop-stripe-kee"')
     change(client, shop, 2, typo)
     found = await diagnostics(client, shop, lambda d: len(d) == 1)
     actions = await client.text_document_code_action_async(
@@ -280,7 +286,7 @@ async def test_outline_and_formatting(client, project):
     )
     stack = next(s for s in symbols if s.name == "shop" and s.detail == "stack")
     assert [c.name for c in stack.children] == ["web", "worker", "db", "cache"]
-    messy = text.replace('    service "db" image="postgres:16.4" {', 'service   "db"  image = "postgres:16.4"{', 1)
+    messy = edited(text, '    service "db" image="postgres:16.4" {', 'service   "db"  image = "postgres:16.4"{')
     change(client, shop, 2, messy)
     await diagnostics(client, shop, lambda d: d == [])
     edits = await client.text_document_formatting_async(

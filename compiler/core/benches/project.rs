@@ -60,7 +60,7 @@ stack "s{s}" host="h{h}" {{
     }}
     service "db" image="postgres:16.4" {{
         networks "internal"
-        volume "pgdata" path="/var/lib/postgresql/data"
+        volume "s{s}-pgdata" path="/var/lib/postgresql/data"
         env "POSTGRES_PASSWORD" secret="s{s}-db"
         healthcheck command="pg_isready" interval="10s"
     }}

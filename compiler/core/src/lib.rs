@@ -63,7 +63,8 @@ fn run(entry: &str, loader: &dyn SourceLoader, emit: bool) -> Compilation {
     let mut diagnostics = diagnostic::Diagnostics::default();
     let mut parsed = parse::parse(entry, loader, &mut diagnostics);
     let expansions = expand::expand(&mut parsed, &mut diagnostics);
-    let model = lower::lower(&parsed, &expansions, &mut diagnostics);
+    let mut model = lower::lower(&parsed, &expansions, &mut diagnostics);
+    lower::read_files(&mut model, &parsed.sources, loader, &mut diagnostics);
     let model = resolve::resolve(model, &mut diagnostics);
     let plan = analyse::analyse(&model, &mut diagnostics);
     let artifacts = (emit && !diagnostics.has_errors()).then(|| emit::emit(&model, &plan));

@@ -410,6 +410,7 @@ pub struct Service {
     pub healthcheck: Option<Healthcheck>,
     pub resources: Option<Resources>,
     pub volumes: Vec<VolumeMount>,
+    pub files: Vec<ConfigFile>,
     pub binds: Vec<BindMount>,
     pub command: Option<Vec<String>>,
     pub user: Option<Spanned<String>>,
@@ -550,6 +551,17 @@ pub struct VolumeMount {
     pub read_only: bool,
     /// Bytes, for a cluster's claim.
     pub size: Option<u64>,
+}
+
+/// A configuration file shipped with the artifacts.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    /// Where the container sees it.
+    pub path: String,
+    /// As written, relative to the declaring source file.
+    pub source: Spanned<String>,
+    /// The text, once read (`None` when it could not be, reported).
+    pub content: Option<String>,
 }
 
 #[derive(Clone, Debug)]

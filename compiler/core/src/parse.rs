@@ -223,11 +223,12 @@ fn includes_of(document: &KdlDocument, file: FileId, path: &str) -> Vec<(String,
         .collect()
 }
 
-fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
+/// E002 for a file that cannot be read: a source, or a service's `file`.
+pub fn unreadable(path: &str, error: &LoadError, span: Span) -> Diagnostic {
     let (message, help) = match error {
         LoadError::NotFound => (
             format!("`{path}` does not exist"),
-            "check the path; include paths are relative to the including file",
+            "check the path: it is relative to the source file that names it",
         ),
         LoadError::NotText => (
             format!("`{path}` is not UTF-8 text"),

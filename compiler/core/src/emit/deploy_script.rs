@@ -126,6 +126,14 @@ pub fn deploy_script(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) 
     }
     for stack in &stacks {
         let name = &stack.name.value;
+        // `up` refuses a project whose services are all jobs (they are in a
+        // profile): such a stack has nothing to start; its timers run it.
+        if stack.services.iter().all(|s| s.schedule.is_some()) {
+            script.push_str(&format!(
+                "# stack {name}: only jobs, started by their timers\n"
+            ));
+            continue;
+        }
         let mut sources: Vec<&str> = stack
             .services
             .iter()

@@ -139,6 +139,8 @@ struct PodSpec {
     /// No `<SERVICE>_PORT` variables from the namespace's Services.
     enable_service_links: bool,
     security_context: PodSecurityContext,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<PodVolume>,
     /// `Never` for a job's pod; a workload's pods restart (the default).
     #[serde(skip_serializing_if = "Option::is_none")]
     restart_policy: Option<&'static str>,
@@ -264,9 +266,38 @@ struct Capabilities {
 struct VolumeMount {
     name: String,
     mount_path: String,
+    /// One key of a ConfigMap, mounted as a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub_path: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     read_only: bool,
 }
+
+/// A pod volume: the service's configuration files, from its ConfigMap.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodVolume {
+    name: &'static str,
+    config_map: ConfigMapSource,
+}
+
+#[derive(Serialize)]
+struct ConfigMapSource {
+    name: String,
+}
+
+/// A service's configuration files: `file-<n>` keys, in source order.
+#[derive(Serialize)]
+struct ConfigMap {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: Metadata,
+    data: Labels,
+}
+
+/// The pod volume that holds a service's configuration files.
+const FILES_VOLUME: &str = "infrac-files";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -499,6 +530,7 @@ fn stack_files(
             stack: stack_id,
             index,
         };
+        workloads.extend(config_map(service, namespace));
         workloads.push(workload(
             model, plan, cluster, id, service, level, namespace,
         ));
@@ -696,8 +728,21 @@ fn workload(
             .map(|v| VolumeMount {
                 name: v.name.value.clone(),
                 mount_path: v.path.clone(),
+                sub_path: None,
                 read_only: v.read_only,
             })
+            .chain(
+                service
+                    .files
+                    .iter()
+                    .enumerate()
+                    .map(|(index, f)| VolumeMount {
+                        name: FILES_VOLUME.to_string(),
+                        mount_path: f.path.clone(),
+                        sub_path: Some(format!("file-{index}")),
+                        read_only: true,
+                    }),
+            )
             .collect(),
     };
     let claims = service
@@ -724,11 +769,18 @@ fn workload(
             }),
         })
         .collect();
-    let annotations: Labels = service
+    let mut annotations: Labels = service
         .labels
         .iter()
         .map(|(k, v)| (k.value.clone(), v.clone()))
         .collect();
+    // A ConfigMap change does not restart pods; a changed annotation does.
+    if !service.files.is_empty() {
+        annotations.insert(
+            "infrac.dev/files-hash".to_string(),
+            super::stack::files_hash(service),
+        );
+    }
     let mut metadata = Metadata::named(&service.name.value, namespace);
     metadata.labels = labels.clone();
     let template = PodTemplate {
@@ -745,6 +797,15 @@ fn workload(
                     .then_some(true),
                 seccomp_profile: seccomp,
             },
+            volumes: (!service.files.is_empty())
+                .then(|| PodVolume {
+                    name: FILES_VOLUME,
+                    config_map: ConfigMapSource {
+                        name: files_config_map(service),
+                    },
+                })
+                .into_iter()
+                .collect(),
             restart_policy: service.schedule.as_ref().map(|_| "Never"),
             containers: vec![container],
         },
@@ -786,6 +847,33 @@ fn workload(
             volume_claim_templates: claims,
         }),
     })
+}
+
+fn files_config_map(service: &Service) -> String {
+    format!("{}-files", service.name.value)
+}
+
+/// The ConfigMap of a service's configuration files, if it has any.
+fn config_map(service: &Service, namespace: &str) -> Option<String> {
+    if service.files.is_empty() {
+        return None;
+    }
+    Some(to_yaml(&ConfigMap {
+        api_version: "v1",
+        kind: "ConfigMap",
+        metadata: Metadata::named(&files_config_map(service), namespace),
+        data: service
+            .files
+            .iter()
+            .enumerate()
+            .map(|(index, f)| {
+                (
+                    format!("file-{index}"),
+                    f.content.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+    }))
 }
 
 fn service_object(

@@ -38,6 +38,17 @@ pub fn emit_stack(
             service.name.value.clone(),
             compose_service(model, plan.service(id), service, &mut variables),
         );
+        for config in &service.files {
+            if let Some(content) = &config.content {
+                artifacts.insert(
+                    Layout::in_stack(
+                        stack,
+                        &Layout::config_file(&service.name.value, &config.path),
+                    ),
+                    content.clone(),
+                );
+            }
+        }
         for volume in &service.volumes {
             let owner = volume_owner(model, volume);
             let shared = owner
@@ -107,6 +118,20 @@ fn tier_network(tier: Tier) -> Option<ComposeNetwork> {
             ..ComposeNetwork::default()
         }),
     }
+}
+
+/// A short hash of a service's configuration files: paths and contents.
+pub fn files_hash(service: &Service) -> String {
+    let mut all = String::new();
+    for file in &service.files {
+        all.push_str(&format!(
+            "{}\n{}\n{}\n",
+            file.path,
+            file.content.as_deref().unwrap_or_default().len(),
+            file.content.as_deref().unwrap_or_default()
+        ));
+    }
+    short_hash(&all)
 }
 
 /// The stack a volume belongs to when `from=` names another one.
@@ -204,6 +229,16 @@ fn compose_service(
             target: literal(&b.path),
             read_only: b.read_only,
         }))
+        // Relative to the compose file: the stack's directory ships them.
+        .chain(service.files.iter().map(|f| ComposeMount {
+            kind: "bind",
+            source: literal(&format!(
+                "./{}",
+                Layout::config_file(&service.name.value, &f.path)
+            )),
+            target: literal(&f.path),
+            read_only: true,
+        }))
         .collect();
     for dependency in &service.depends_on {
         let Some(target) = dependency.target else {
@@ -241,6 +276,13 @@ fn compose_service(
     }
     for (key, value) in &service.labels {
         compose.labels.insert(key.value.clone(), literal(value));
+    }
+    // A file's content is not in the compose file: its hash is, so an edit
+    // changes the configuration hash and Compose recreates the container.
+    if !service.files.is_empty() {
+        compose
+            .labels
+            .insert("infrac.files-hash".to_string(), files_hash(service));
     }
     add_config_hash(&mut compose);
     compose

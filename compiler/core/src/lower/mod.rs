@@ -22,6 +22,41 @@ use check::{Checked, Checker, spanned_string};
 /// Label prefixes owned by infrac's own generated labels.
 const RESERVED_LABEL_PREFIXES: [&str; 2] = ["traefik.", "infrac."];
 
+/// Reads every service's configuration files through the loader, relative to
+/// the source file that declares each; a file that cannot be read is reported
+/// at its `source`.
+pub fn read_files(
+    model: &mut Model,
+    sources: &crate::source::SourceMap,
+    loader: &dyn crate::source::SourceLoader,
+    diagnostics: &mut Diagnostics,
+) {
+    for file in model
+        .stacks
+        .iter_mut()
+        .flat_map(|s| s.services.iter_mut())
+        .flat_map(|s| s.files.iter_mut())
+    {
+        // An expansion reads relative to its component's file; the standard
+        // library's files are embedded and have no directory to read from.
+        let declared_in = match sources.file(file.source.span.file).origin {
+            crate::source::Origin::Expansion { definition, .. } => definition,
+            _ => file.source.span.file,
+        };
+        if sources.file(declared_in).origin != crate::source::Origin::Project {
+            continue;
+        }
+        let path =
+            crate::source::join_relative(&sources.file(declared_in).path, &file.source.value);
+        match loader.load(&path) {
+            Ok(text) => file.content = Some(text),
+            Err(error) => {
+                diagnostics.push(crate::parse::unreadable(&path, &error, file.source.span))
+            }
+        }
+    }
+}
+
 pub fn lower(parsed: &Parsed, expansions: &Expansions, diagnostics: &mut Diagnostics) -> Model {
     let root = schema();
     // Component definitions are checked by `expand`; what uses produced joins in.
@@ -609,6 +644,16 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
                     path: v.string_prop(svc::volume::PATH)?.value,
                     read_only: v.bool_prop(svc::volume::READ_ONLY)?,
                     size: v.prop(svc::volume::SIZE).and_then(|s| s.value.as_size()),
+                })
+            })
+            .collect(),
+        files: node
+            .children(svc::FILE)
+            .filter_map(|f| {
+                Some(ConfigFile {
+                    path: f.string_arg(svc::file::PATH)?.value,
+                    source: f.string_prop(svc::file::SOURCE)?,
+                    content: None,
                 })
             })
             .collect(),

@@ -47,6 +47,12 @@ impl Layout {
         format!("infrac-job-{}-{job}", stack.name.value)
     }
 
+    /// Where a service's configuration file is shipped, inside its stack's
+    /// directory: `files/<service><path in the container>`.
+    pub fn config_file(service: &str, path: &str) -> String {
+        format!("files/{service}{path}")
+    }
+
     /// A path inside a stack's directory.
     pub fn in_stack(stack: &Stack, relative: &str) -> String {
         format!("{}/{relative}", Layout::stack_dir(stack))

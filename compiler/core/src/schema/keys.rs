@@ -339,6 +339,7 @@ pub mod stack {
         pub const REPLICAS: Node = Node("replicas");
         pub const RESOURCES: Node = Node("resources");
         pub const VOLUME: Node = Node("volume");
+        pub const FILE: Node = Node("file");
         pub const BIND: Node = Node("bind");
         pub const COMMAND: Node = Node("command");
         pub const USER: Node = Node("user");
@@ -431,6 +432,12 @@ pub mod stack {
             pub const NAME: Arg = Arg { index: 0, name: "name" };
         }
 
+        pub mod file {
+            use super::*;
+            pub const SOURCE: Prop = Prop("source");
+            pub const PATH: Arg = Arg { index: 0, name: "path" };
+        }
+
         pub mod bind {
             use super::*;
             pub const PATH: Prop = Prop("path");
@@ -481,6 +488,7 @@ pub mod stack {
         pub const PORT: Node = Node("port");
         pub const RESOURCES: Node = Node("resources");
         pub const VOLUME: Node = Node("volume");
+        pub const FILE: Node = Node("file");
         pub const BIND: Node = Node("bind");
         pub const COMMAND: Node = Node("command");
         pub const USER: Node = Node("user");
@@ -548,6 +556,12 @@ pub mod stack {
             pub const SIZE: Prop = Prop("size");
             pub const FROM: Prop = Prop("from");
             pub const NAME: Arg = Arg { index: 0, name: "name" };
+        }
+
+        pub mod file {
+            use super::*;
+            pub const SOURCE: Prop = Prop("source");
+            pub const PATH: Arg = Arg { index: 0, name: "path" };
         }
 
         pub mod bind {

@@ -39,7 +39,7 @@ missing() {
     echo "infrac deploy: $1 does not exist; stack $2 mounts it" >&2
 }
 stack_up app
-stack_up reports
+# stack reports: only jobs, started by their timers
 
 proxy_file="$host_dir/proxy/compose.yaml"
 if docker compose -f "$proxy_file" up -d --remove-orphans; then

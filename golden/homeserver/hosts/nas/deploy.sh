@@ -56,7 +56,7 @@ else
     stack_up documents
 fi
 stack_up status
-if missing '/etc/localtime' automation || missing '/srv/automation/mosquitto.conf' automation; then
+if missing '/etc/localtime' automation; then
     fail "stack automation"
 else
     stack_up automation
