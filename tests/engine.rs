@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use infrac_core::emit::graph::endpoint_name;
 use infrac_core::model::{HostId, Model, ServiceId, StackId};
-use infrac_core::plan::{Endpoint, FlowKind, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, Plan};
+use infrac_core::plan::{Endpoint, FlowKind, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, Plan, Ports};
 use support::engine::{
     CANARY_PORT, ENGINE_ADDRESS, Engine, INTERNET_ADDRESS, METADATA_ADDRESS, listening_service,
 };
@@ -211,9 +211,20 @@ fn flows_match_the_plan_on_a_real_engine() {
     );
 }
 
-/// Where a service's stub listens: its route ports and the canary.
+/// Where a service's stub listens: the ports the proxy reaches it on (routes,
+/// forward-auth) and the canary.
 fn service_ports(plan: &Plan, id: ServiceId) -> Vec<u16> {
-    let mut ports: BTreeSet<u16> = plan.service(id).routers.iter().map(|r| r.port).collect();
+    let mut ports: BTreeSet<u16> = plan
+        .reachability
+        .flows
+        .iter()
+        .filter(|f| f.to == Endpoint::Service(id))
+        .filter_map(|f| match &f.ports {
+            Ports::Tcp(ports) => Some(ports.iter().copied()),
+            Ports::Any => None,
+        })
+        .flatten()
+        .collect();
     ports.insert(CANARY_PORT);
     ports.into_iter().collect()
 }

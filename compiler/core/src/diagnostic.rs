@@ -71,6 +71,7 @@ codes! {
     E017 Error "pool-size" "an address pool cannot hand out networks of its size";
     E018 Error "nesting-too-deep" "blocks are nested deeper than the parser allows";
     E019 Error "component-definition" "a component definition is invalid";
+    E020 Error "file-text" "a `file` needs exactly one of `source` and `content`";
     E101 Error "missing-networks" "a service does not name its networks";
     E102 Error "published-ports" "a service publishes ports";
     E103 Error "route-without-ingress" "a routed service is not on the ingress tier";
@@ -87,6 +88,7 @@ codes! {
     E114 Error "backup-agent-without-egress" "a backup agent cannot reach its backup target";
     E115 Error "dependency-on-job" "a service depends on a scheduled job";
     E116 Error "volume-sharing" "a volume is shared between stacks without both declaring it";
+    E117 Error "forward-auth-unreachable" "the proxy cannot reach a forward-auth service";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";

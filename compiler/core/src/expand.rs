@@ -897,7 +897,8 @@ mod tests {
             for example in examples {
                 let used = kdl::KdlDocument::parse(example).unwrap();
                 let mut text = String::from(
-                    "host \"vps\" {\n    os \"debian-12\"\n    address \"203.0.113.10\"\n    ssh allow-from=\"198.51.100.0/24\"\n}\n",
+                    "host \"vps\" {\n    os \"debian-12\"\n    address \"203.0.113.10\"\n    ssh allow-from=\"198.51.100.0/24\"\n    \
+                     proxy \"traefik\" image=\"traefik:v3.1.6\" {\n        access-log directory=\"/var/log/traefik\"\n    }\n}\n",
                 );
                 // Declare what the example's parameters name.
                 for entry in used.nodes()[0].entries() {

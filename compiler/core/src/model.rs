@@ -315,6 +315,8 @@ pub enum Certificates {
 #[derive(Clone, Debug)]
 pub struct AccessLog {
     pub status: Option<String>,
+    /// A directory of the host the log file is written to, instead of stdout.
+    pub directory: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -345,6 +347,19 @@ pub enum MiddlewareKind {
     RateLimit { average: u64, burst: Option<u64> },
     IpAllow(Vec<IpNet>),
     BasicAuth(Reference<SecretId>),
+    ForwardAuth(ForwardAuth),
+}
+
+/// A service the proxy asks whether to admit each request.
+#[derive(Clone, Debug)]
+pub struct ForwardAuth {
+    pub stack: Reference<StackId>,
+    pub service: Spanned<String>,
+    /// Bound by `resolve` once `stack` is.
+    pub target: Option<ServiceId>,
+    pub port: u16,
+    pub path: String,
+    pub response_headers: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -558,8 +573,9 @@ pub struct VolumeMount {
 pub struct ConfigFile {
     /// Where the container sees it.
     pub path: String,
-    /// As written, relative to the declaring source file.
-    pub source: Spanned<String>,
+    /// As written, relative to the declaring source file; `None` when the
+    /// text is written in place (`content=`).
+    pub source: Option<Spanned<String>>,
     /// The text, once read (`None` when it could not be, reported).
     pub content: Option<String>,
 }

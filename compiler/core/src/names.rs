@@ -130,8 +130,22 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
         all.push(global_use(Kind::Secret, &target.secret_key));
     }
     for middleware in &model.middlewares {
-        if let Some(MiddlewareKind::BasicAuth(secret)) = &middleware.kind {
-            all.push(global_use(Kind::Secret, secret));
+        match &middleware.kind {
+            Some(MiddlewareKind::BasicAuth(secret)) => all.push(global_use(Kind::Secret, secret)),
+            Some(MiddlewareKind::ForwardAuth(auth)) => {
+                all.push(global_use(Kind::Stack, &auth.stack));
+                all.push(Use {
+                    kind: Kind::Service,
+                    stack: auth.stack.target.map(|s| s.0),
+                    name: &auth.service,
+                    target: auth.target.map(|t| Key {
+                        kind: Kind::Service,
+                        stack: Some(t.stack.0),
+                        index: t.index,
+                    }),
+                });
+            }
+            _ => {}
         }
     }
     for host in &model.hosts {

@@ -35,8 +35,19 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
     drop(definitions);
 
     for middleware in &mut model.middlewares {
-        if let Some(MiddlewareKind::BasicAuth(secret)) = &mut middleware.kind {
-            secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+        match &mut middleware.kind {
+            Some(MiddlewareKind::BasicAuth(secret)) => {
+                secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
+            }
+            Some(MiddlewareKind::ForwardAuth(auth)) => {
+                auth.stack.target =
+                    lookup("stack", &auth.stack.name, &stacks, diagnostics).map(StackId);
+                auth.target = auth.stack.target.and_then(|stack| {
+                    lookup("service", &auth.service, &services[stack.0], diagnostics)
+                        .map(|index| ServiceId { stack, index })
+                });
+            }
+            _ => {}
         }
     }
     for target in &mut model.backup_targets {

@@ -3,6 +3,8 @@
 
 /// Every component of the standard library: its name and its source.
 pub const COMPONENTS: &[(&str, &str)] = &[
+    ("authelia", include_str!("../../../stdlib/authelia.kdl")),
+    ("crowdsec", include_str!("../../../stdlib/crowdsec.kdl")),
     ("postgres", include_str!("../../../stdlib/postgres.kdl")),
     ("redis", include_str!("../../../stdlib/redis.kdl")),
     ("valkey", include_str!("../../../stdlib/valkey.kdl")),

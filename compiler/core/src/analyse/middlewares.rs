@@ -1,10 +1,12 @@
 //! W302: a middleware that no route and no dashboard uses is dead configuration,
-//! often a route that forgot to list it.
+//! often a route that forgot to list it. E117: a forward-auth service the proxy
+//! of a host using the middleware cannot reach.
 
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{MiddlewareId, Model};
+use crate::model::{HostId, MiddlewareId, MiddlewareKind, Model, Tier};
+use crate::plan::Plan;
 
 pub fn check_unused_middlewares(model: &Model, diagnostics: &mut Diagnostics) {
     let routes = model
@@ -35,6 +37,42 @@ pub fn check_unused_middlewares(model: &Model, diagnostics: &mut Diagnostics) {
                     middleware.name.value
                 )),
             );
+        }
+    }
+}
+
+pub fn check_forward_auth(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
+    let mut reported = BTreeSet::new();
+    for (host, host_plan) in plan.hosts.iter().enumerate() {
+        for &id in &host_plan.middlewares {
+            let Some(MiddlewareKind::ForwardAuth(auth)) = &model.middlewares[id.0].kind else {
+                continue;
+            };
+            let Some(target) = auth.target else { continue };
+            let service = model.service(target);
+            let problem = if !service.on(Tier::Ingress) {
+                format!("service `{}` is not on `ingress`", service.name.value)
+            } else if plan.stacks[target.stack.0].host != Some(HostId(host)) {
+                format!(
+                    "service `{}` does not run on host `{}`, whose routes use `{}`",
+                    service.name.value,
+                    model.hosts[host].name.value,
+                    model.middlewares[id.0].name.value
+                )
+            } else {
+                continue;
+            };
+            if reported.insert((id, problem.clone())) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::E117,
+                        format!("the proxy cannot reach forward-auth service `{}`", service.name.value),
+                        auth.service.span,
+                        problem,
+                    )
+                    .with_help("the proxy reaches only its own host's services on `ingress`: add `ingress` to its networks, and run one instance on every host whose routes use the middleware"),
+                );
+            }
         }
     }
 }

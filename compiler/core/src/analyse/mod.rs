@@ -41,6 +41,7 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     rule_sources::check_rule_sources(model, diagnostics);
     edge::check_edge(model, diagnostics);
     middlewares::check_unused_middlewares(model, diagnostics);
+    middlewares::check_forward_auth(model, &plan, diagnostics);
     deploys::check_deploys(model, diagnostics);
     backups::check_backup_agents(model, diagnostics);
     jobs::check_jobs(model, diagnostics);

@@ -459,12 +459,34 @@ fn reachability(model: &Model, plan: &Plan) -> Reachability {
                     .insert(router.port);
             }
         }
+        // A forward-auth service is asked on its port, routed or not, over
+        // the same edge network.
+        let mut asked: BTreeSet<ServiceId> = BTreeSet::new();
+        for middleware in &plan.hosts[index].middlewares {
+            if let Some(crate::model::MiddlewareKind::ForwardAuth(auth)) =
+                &model.middlewares[middleware.0].kind
+                && let Some(target) = auth.target
+                && model.service(target).on(Tier::Ingress)
+                && plan.stacks[target.stack.0].host == Some(HostId(index))
+            {
+                routed.entry(target).or_default().insert(auth.port);
+                asked.insert(target);
+            }
+        }
         for (service, ports) in routed {
+            let has_router = plan.hosts[index]
+                .routers
+                .iter()
+                .any(|r| r.service == service);
             flows.push(Flow {
                 from: proxy,
                 to: Endpoint::Service(service),
                 ports: Ports::Tcp(ports.into_iter().collect()),
-                kind: FlowKind::Route,
+                kind: if has_router || !asked.contains(&service) {
+                    FlowKind::Route
+                } else {
+                    FlowKind::ForwardAuth
+                },
             });
         }
     }

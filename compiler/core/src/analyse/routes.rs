@@ -1,7 +1,7 @@
 //! Routes: a routed service is on `ingress` (E103), its host has a proxy (E109),
 //! no hostname and path prefix is routed twice in the project (E108), no route
 //! uses a port the proxy listens on itself (E110), and a service on `ingress`
-//! has a route (E111).
+//! has a route or answers a forward-auth middleware (E111).
 
 use std::collections::BTreeMap;
 
@@ -19,6 +19,7 @@ pub fn check_routes(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
         if service.routes.is_empty()
             && service.ports.is_empty()
             && !plan.service(id).datastore
+            && !asks_forward_auth(model, id)
             && let Some(ingress) = service
                 .networks
                 .iter()
@@ -100,4 +101,12 @@ pub fn check_routes(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// Whether a `forward-auth` middleware asks the service: the proxy reaches it
+/// over `ingress` without a route.
+fn asks_forward_auth(model: &Model, id: crate::model::ServiceId) -> bool {
+    model.middlewares.iter().any(|m| {
+        matches!(&m.kind, Some(crate::model::MiddlewareKind::ForwardAuth(auth)) if auth.target == Some(id))
+    })
 }

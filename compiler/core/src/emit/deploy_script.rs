@@ -107,6 +107,18 @@ pub fn deploy_script(model: &Model, plan: &Plan, facts: &HostPlan, host: &Host) 
             user = shell_quote(&registry.username),
         ));
     }
+    if let Some(directory) = host
+        .proxy
+        .as_ref()
+        .and_then(|p| p.access_log.as_ref()?.directory.as_ref())
+    {
+        // Before the stacks: a log reader binds it, and must find the proxy's
+        // directory rather than one Docker creates for it.
+        script.push_str(&format!(
+            "sudo -n install -d -m 0755 {dir} || fail \"the access log directory\"\n",
+            dir = shell_quote(directory)
+        ));
+    }
     if !stacks.is_empty() {
         script.push_str(&format!(
             "\n# Stacks first: the proxy joins their edge networks.\n\

@@ -44,7 +44,7 @@ pub fn emit_proxy(
     if let Some(routes) = traefik::routes_config(model, plan, facts) {
         artifacts.insert(format!("{dynamic}/routes.yml"), routes);
     }
-    if let Some(http) = traefik::http_config(model, facts, host, proxy) {
+    if let Some(http) = traefik::http_config(model, plan, facts, host, proxy) {
         artifacts.insert(format!("{dynamic}/http.yml"), http);
     }
 
@@ -64,6 +64,14 @@ pub fn emit_proxy(
             volumes.push(read_only_bind(&literal(key), traefik::KEY_FILE));
         }
         Certificates::SelfSigned => {}
+    }
+    if let Some(directory) = proxy.access_log.as_ref().and_then(|l| l.directory.as_ref()) {
+        volumes.push(ComposeMount {
+            kind: "bind",
+            source: directory.clone(),
+            target: traefik::ACCESS_LOG_DIR.to_string(),
+            read_only: false,
+        });
     }
     let mut variables = BTreeMap::new();
     let mut secrets = IndexMap::new();

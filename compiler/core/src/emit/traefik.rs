@@ -15,6 +15,8 @@ use crate::plan::{HostPlan, PROXY_HTTP_PORT, PROXY_HTTPS_PORT, PROXY_PING_PORT, 
 /// Where the compose file mounts what this module writes.
 pub const STATIC_CONFIG_PATH: &str = "/etc/traefik/traefik.yml";
 pub const DYNAMIC_DIR: &str = "/etc/traefik/dynamic";
+/// Where the proxy writes `access.log` when the host names a directory for it.
+pub const ACCESS_LOG_DIR: &str = "/var/log/traefik";
 pub const ACME_STORAGE_DIR: &str = "/letsencrypt";
 pub const CERT_FILE: &str = "/certs/origin.pem";
 pub const KEY_FILE: &str = "/certs/origin.key";
@@ -63,7 +65,10 @@ struct Log {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct AccessLogConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file_path: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     filters: Option<AccessLogFilters>,
 }
@@ -217,6 +222,10 @@ pub fn static_config(host: &Host, proxy: &Proxy) -> String {
         },
         log: Log { level: "INFO" },
         access_log: proxy.access_log.as_ref().map(|log| AccessLogConfig {
+            file_path: log
+                .directory
+                .as_ref()
+                .map(|_| format!("{ACCESS_LOG_DIR}/access.log")),
             filters: log.status.as_ref().map(|status| AccessLogFilters {
                 status_codes: vec![status.clone()],
             }),
@@ -415,6 +424,7 @@ enum MiddlewareConfig {
     RateLimit(RateLimitConfig),
     IpAllowList(IpAllowListConfig),
     BasicAuth(BasicAuthConfig),
+    ForwardAuth(ForwardAuthConfig),
 }
 
 #[derive(Serialize)]
@@ -469,6 +479,15 @@ struct BasicAuthConfig {
     users_file: String,
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForwardAuthConfig {
+    address: String,
+    trust_forward_header: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    auth_response_headers: Vec<String>,
+}
+
 /// The file where a basic-auth secret appears inside the Traefik container.
 pub fn secret_file(secret: &str) -> String {
     format!("/run/secrets/{secret}")
@@ -476,7 +495,13 @@ pub fn secret_file(secret: &str) -> String {
 
 /// The middlewares the host's routes use, and the dashboard's router; `None`
 /// when there is neither.
-pub fn http_config(model: &Model, facts: &HostPlan, host: &Host, proxy: &Proxy) -> Option<String> {
+pub fn http_config(
+    model: &Model,
+    plan: &Plan,
+    facts: &HostPlan,
+    host: &Host,
+    proxy: &Proxy,
+) -> Option<String> {
     let mut routers = IndexMap::new();
     if let Some(dashboard) = &proxy.dashboard {
         routers.insert(
@@ -502,7 +527,10 @@ pub fn http_config(model: &Model, facts: &HostPlan, host: &Host, proxy: &Proxy) 
         .map(|m| &model.middlewares[m.0])
         .filter_map(|m| {
             let kind = m.kind.as_ref()?;
-            Some((m.name.value.clone(), middleware_config(model, host, kind)?))
+            Some((
+                m.name.value.clone(),
+                middleware_config(model, plan, host, kind)?,
+            ))
         })
         .collect();
     if routers.is_empty() && middlewares.is_empty() {
@@ -519,6 +547,7 @@ pub fn http_config(model: &Model, facts: &HostPlan, host: &Host, proxy: &Proxy) 
 
 fn middleware_config(
     model: &Model,
+    plan: &Plan,
     host: &Host,
     kind: &MiddlewareKind,
 ) -> Option<MiddlewareConfig> {
@@ -544,6 +573,17 @@ fn middleware_config(
             let secret = &model.secrets[secret.target?.0];
             MiddlewareConfig::BasicAuth(BasicAuthConfig {
                 users_file: secret_file(&secret.name.value),
+            })
+        }
+        MiddlewareKind::ForwardAuth(auth) => {
+            let edge = plan.service(auth.target?).edge.as_ref()?;
+            MiddlewareConfig::ForwardAuth(ForwardAuthConfig {
+                address: format!("http://{}:{}{}", edge.alias, auth.port, auth.path),
+                // The entry points already dropped X-Forwarded-* from untrusted
+                // clients; what is left (cloudflared's client address) is what
+                // the service must judge, not the proxy's own peer.
+                trust_forward_header: true,
+                auth_response_headers: auth.response_headers.clone(),
             })
         }
     })

@@ -37,22 +37,22 @@ pub fn read_files(
         .flat_map(|s| s.services.iter_mut())
         .flat_map(|s| s.files.iter_mut())
     {
+        let Some(source) = &file.source else {
+            continue;
+        };
         // An expansion reads relative to its component's file; the standard
         // library's files are embedded and have no directory to read from.
-        let declared_in = match sources.file(file.source.span.file).origin {
+        let declared_in = match sources.file(source.span.file).origin {
             crate::source::Origin::Expansion { definition, .. } => definition,
-            _ => file.source.span.file,
+            _ => source.span.file,
         };
         if sources.file(declared_in).origin != crate::source::Origin::Project {
             continue;
         }
-        let path =
-            crate::source::join_relative(&sources.file(declared_in).path, &file.source.value);
+        let path = crate::source::join_relative(&sources.file(declared_in).path, &source.value);
         match loader.load(&path) {
             Ok(text) => file.content = Some(text),
-            Err(error) => {
-                diagnostics.push(crate::parse::unreadable(&path, &error, file.source.span))
-            }
+            Err(error) => diagnostics.push(crate::parse::unreadable(&path, &error, source.span)),
         }
     }
 }
@@ -392,6 +392,7 @@ fn lower_proxy(node: &Checked, diagnostics: &mut Diagnostics) -> Proxy {
         certificates,
         access_log: node.child(proxy::ACCESS_LOG).map(|a| AccessLog {
             status: a.string_prop(proxy::access_log::STATUS).map(|s| s.value),
+            directory: a.string_prop(proxy::access_log::DIRECTORY).map(|s| s.value),
         }),
         dashboard,
     }
@@ -438,7 +439,7 @@ fn lower_middleware(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Mid
 }
 
 fn lower_middleware_kind(node: &Checked) -> Option<MiddlewareKind> {
-    use middleware::{basic_auth, headers, ip_allow, rate_limit};
+    use middleware::{basic_auth, forward_auth, headers, ip_allow, rate_limit};
     let integer = |key| node.prop(key).and_then(|v| v.value.as_integer());
     let text = |key| node.string_prop(key).map(|v| v.value);
     let flag = |key| node.bool_prop(key).unwrap_or(false);
@@ -464,9 +465,71 @@ fn lower_middleware_kind(node: &Checked) -> Option<MiddlewareKind> {
         )
     } else if node.is(middleware::BASIC_AUTH) {
         MiddlewareKind::BasicAuth(Reference::new(node.string_prop(basic_auth::USERS_SECRET)?))
+    } else if node.is(middleware::FORWARD_AUTH) {
+        MiddlewareKind::ForwardAuth(ForwardAuth {
+            stack: Reference::new(node.string_prop(forward_auth::STACK)?),
+            service: node.string_prop(forward_auth::SERVICE)?,
+            target: None,
+            port: node.prop(forward_auth::PORT)?.value.as_port()?,
+            path: text(forward_auth::PATH)?,
+            response_headers: node
+                .child(forward_auth::RESPONSE_HEADERS)
+                .map(|h| {
+                    h.rest(forward_auth::response_headers::HEADER)
+                        .filter_map(|v| v.value.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
     } else {
         return None;
     })
+}
+
+/// A `file` has its text from exactly one of a source file and `content=`.
+fn lower_file(node: &Checked, diagnostics: &mut Diagnostics) -> Option<ConfigFile> {
+    use stack::service::file::{CONTENT, PATH, SOURCE};
+    let path = node.string_arg(PATH)?.value;
+    match (node.string_prop(SOURCE), node.string_prop(CONTENT)) {
+        (Some(source), None) => Some(ConfigFile {
+            path,
+            source: Some(source),
+            content: None,
+        }),
+        (None, Some(content)) => Some(ConfigFile {
+            path,
+            source: None,
+            content: Some(content.value),
+        }),
+        (Some(source), Some(content)) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E020,
+                    format!("file `{path}` has both a source and a content"),
+                    content.span,
+                    "content here",
+                )
+                .with_secondary(source.span, "source here")
+                .with_help(
+                    "keep one: `source=` names a file to ship, `content=` writes its text in place",
+                ),
+            );
+            None
+        }
+        (None, None) if node.rejected(SOURCE).is_some() || node.rejected(CONTENT).is_some() => None,
+        (None, None) => {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::E020,
+                    format!("file `{path}` has no text"),
+                    node.head,
+                    "neither `source` nor `content`",
+                )
+                .with_help("add `source=\"files/<name>\"` (relative to this source file) or `content=\"…\"`"),
+            );
+            None
+        }
+    }
 }
 
 fn spanned_cidr(value: &Spanned<crate::values::Value>) -> Option<Spanned<ipnet::IpNet>> {
@@ -649,13 +712,7 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .collect(),
         files: node
             .children(svc::FILE)
-            .filter_map(|f| {
-                Some(ConfigFile {
-                    path: f.string_arg(svc::file::PATH)?.value,
-                    source: f.string_prop(svc::file::SOURCE)?,
-                    content: None,
-                })
-            })
+            .filter_map(|f| lower_file(f, diagnostics))
             .collect(),
         binds: node
             .children(svc::BIND)

@@ -250,6 +250,9 @@ pub enum FlowKind {
     Internal,
     /// The proxy reaches a routed service on its route ports (`ingress`).
     Route,
+    /// The proxy asks a service that is not routed whether to admit a request
+    /// (a `forward-auth` middleware), on its port (`ingress`).
+    ForwardAuth,
     /// A service on `egress` opens connections to the internet.
     Egress,
     /// Clients reach the proxy's published entry points.
@@ -265,6 +268,7 @@ impl FlowKind {
         match self {
             FlowKind::Internal => "internal",
             FlowKind::Route => "route",
+            FlowKind::ForwardAuth => "forward-auth",
             FlowKind::Egress => "egress",
             FlowKind::Entry => "entry",
             FlowKind::Tunnel => "tunnel",

@@ -145,6 +145,7 @@ pub mod host {
         pub mod access_log {
             use super::*;
             pub const STATUS: Prop = Prop("status");
+            pub const DIRECTORY: Prop = Prop("directory");
         }
 
         pub mod dashboard {
@@ -188,6 +189,7 @@ pub mod middleware {
     pub const RATE_LIMIT: Node = Node("rate-limit");
     pub const IP_ALLOW: Node = Node("ip-allow");
     pub const BASIC_AUTH: Node = Node("basic-auth");
+    pub const FORWARD_AUTH: Node = Node("forward-auth");
     pub const NAME: Arg = Arg { index: 0, name: "name" };
 
     pub mod headers {
@@ -214,6 +216,20 @@ pub mod middleware {
     pub mod basic_auth {
         use super::*;
         pub const USERS_SECRET: Prop = Prop("users-secret");
+    }
+
+    pub mod forward_auth {
+        use super::*;
+        pub const RESPONSE_HEADERS: Node = Node("response-headers");
+        pub const STACK: Prop = Prop("stack");
+        pub const SERVICE: Prop = Prop("service");
+        pub const PORT: Prop = Prop("port");
+        pub const PATH: Prop = Prop("path");
+
+        pub mod response_headers {
+            use super::*;
+            pub const HEADER: Arg = Arg { index: 0, name: "header" };
+        }
     }
 }
 
@@ -435,6 +451,7 @@ pub mod stack {
         pub mod file {
             use super::*;
             pub const SOURCE: Prop = Prop("source");
+            pub const CONTENT: Prop = Prop("content");
             pub const PATH: Arg = Arg { index: 0, name: "path" };
         }
 
@@ -561,6 +578,7 @@ pub mod stack {
         pub mod file {
             use super::*;
             pub const SOURCE: Prop = Prop("source");
+            pub const CONTENT: Prop = Prop("content");
             pub const PATH: Arg = Arg { index: 0, name: "path" };
         }
 
