@@ -79,6 +79,15 @@ async def diagnostics(client, path, predicate, timeout=15):
         await asyncio.sleep(0.02)
 
 
+async def hover_at(client, path, position):
+    return await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
+            position=position,
+        )
+    )
+
+
 def edited(text, old, new):
     """The example with its first `old` replaced; fails when the example no longer has it."""
     assert old in text, f"the example no longer contains {old!r}"
@@ -148,12 +157,7 @@ async def test_a_duplicate_points_at_the_first_declaration(client, project):
 async def test_hover_documents_a_property_from_the_schema(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
-    hover = await client.text_document_hover_async(
-        types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=shop.as_uri()),
-            position=position_of(text, "image=", 2),
-        )
-    )
+    hover = await hover_at(client, shop, position_of(text, "image=", 2))
     assert hover.contents.kind == types.MarkupKind.Markdown
     assert "property `image` of `service`" in hover.contents.value
     assert "image reference" in hover.contents.value
@@ -162,12 +166,7 @@ async def test_hover_documents_a_property_from_the_schema(client, project):
 async def test_hover_on_a_reference_says_what_it_names(client, project):
     shop = project / "stacks/shop.kdl"
     text = open_file(client, shop)
-    hover = await client.text_document_hover_async(
-        types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=shop.as_uri()),
-            position=position_of(text, 'host="vps1"', 7),
-        )
-    )
+    hover = await hover_at(client, shop, position_of(text, 'host="vps1"', 7))
     assert "**host** `vps1`" in hover.contents.value
     assert "infrac.kdl" in hover.contents.value
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, closest};
-use crate::lower::check::span_of;
+use crate::lower::check::{head_span, span_of};
 use crate::parse::Parsed;
 use crate::schema::keys::{self, component, stack};
 use crate::schema::{PropertySchema, ValueType, param_schema, schema};
@@ -214,18 +214,6 @@ fn component_for<'c>(
         }
     }
     components.get(name)?.as_ref()
-}
-
-fn head_span(file: FileId, node: &KdlNode) -> Span {
-    let start = node.name().span().offset();
-    let end = node
-        .entries()
-        .iter()
-        .map(|e| e.span().offset() + e.span().len())
-        .chain([start + node.name().span().len()])
-        .max()
-        .unwrap_or(start);
-    Span { file, start, end }
 }
 
 fn invalid_definition(

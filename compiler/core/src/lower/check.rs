@@ -588,7 +588,9 @@ fn value_span(file: FileId, entry: &KdlEntry) -> Span {
     }
 }
 
-fn head_span(file: FileId, node: &KdlNode) -> Span {
+/// A node's name and entries, without its children: where a diagnostic about
+/// the node as a whole points.
+pub fn head_span(file: FileId, node: &KdlNode) -> Span {
     let start = node.name().span().offset();
     let end = node
         .entries()
