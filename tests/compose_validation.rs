@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use infrac_core::model::{EnvValue, IfUnset, Model, SecretId, TextPart, Tier};
+use infrac_core::model::{EnvValue, IfUnset, Model, SecretId, ServiceId, StackId, TextPart, Tier};
+use infrac_core::plan::Plan;
 use serde_json::Value;
 
 /// Loads a compose file with Compose itself and returns the model it resolved.
@@ -56,12 +57,16 @@ fn check_project(compose: &Path, label: &str, dir: &Path, entry: &str) {
     let out = support::write_tree(artifacts, label);
     let mut checked = 0;
     // A cluster's stacks compile to namespaces, not Compose files.
-    for stack in model.stacks.iter().filter(|s| s.host.is_some()) {
+    let plan = &compilation.plan;
+    for (stack_index, stack) in model.stacks.iter().enumerate() {
+        if stack.host.is_none() {
+            continue;
+        }
         let stack_dir = out.join("stacks").join(&stack.name.value);
         let variables =
             dummy_variables(&artifacts[&format!("stacks/{}/.env.example", stack.name.value)]);
         let loaded = compose_config(compose, &stack_dir.join("compose.yaml"), &variables);
-        check_stack(model, stack, &loaded, &variables);
+        check_stack(model, plan, StackId(stack_index), &loaded, &variables);
         check_unset_secrets(compose, model, stack, &stack_dir, &variables);
         checked += 1;
     }
@@ -179,13 +184,19 @@ fn check_unset_secrets(
 
 fn check_stack(
     model: &Model,
-    stack: &infrac_core::model::Stack,
+    plan: &Plan,
+    stack_id: StackId,
     loaded: &Value,
     variables: &BTreeMap<String, String>,
 ) {
+    let stack = &model.stacks[stack_id.0];
     let name = &stack.name.value;
     assert_eq!(loaded["name"], Value::String(name.clone()));
-    for service in &stack.services {
+    for (index, service) in stack.services.iter().enumerate() {
+        let id = ServiceId {
+            stack: stack_id,
+            index,
+        };
         let what = format!("{name}/{}", service.name.value);
         let loaded_service = &loaded["services"][&service.name.value];
         assert!(
@@ -197,20 +208,25 @@ fn check_stack(
             "{what} publishes ports"
         );
 
-        // A routed service's `ingress` is an edge network of its own; the
-        // other tiers are the stack's networks by name.
+        // A routed service's `ingress` is an edge network of its own, so is a
+        // shared service's network; the other tiers are the stack's networks.
         let networks: BTreeSet<String> = loaded_service["networks"]
             .as_object()
             .unwrap()
             .keys()
             .cloned()
             .collect();
+        let shared = plan
+            .shared_services
+            .iter()
+            .filter(|s| s.owner == id || s.consumers.contains(&id));
         let expected: BTreeSet<String> = service
             .tiers()
             .map(|t| match t {
                 Tier::Ingress => format!("ingress-{}", service.name.value),
                 tier => tier.as_str().to_string(),
             })
+            .chain(shared.map(|s| s.network.key.clone()))
             .collect();
         assert_eq!(networks, expected, "{what}: networks");
 
@@ -265,9 +281,9 @@ fn check_stack(
             );
         }
     }
-    // internal: no route out; egress and the edge networks: no traffic between
-    // their members (icc off); edge networks: no route out either, and a
-    // bridge name the firewall matches.
+    // internal: no route out; egress and the edge networks (routed and shared
+    // services'): no traffic between their members (icc off); edge networks: no
+    // route out either, and a bridge name the firewall matches.
     for (key, network) in loaded["networks"].as_object().unwrap() {
         let internal = network
             .get("internal")
@@ -278,9 +294,17 @@ fn check_stack(
         match key.as_str() {
             "internal" => assert!(internal && icc.is_none(), "{name}: internal"),
             "egress" => assert!(!internal && icc == Some("false"), "{name}: egress"),
+            // The other stack's network of a service it reaches: the owner's.
+            shared
+                if plan.shared_services.iter().any(|s| {
+                    s.network.key == shared && s.consumers.iter().any(|c| c.stack == stack_id)
+                }) =>
+            {
+                assert_eq!(network["external"], Value::Bool(true), "{name}: {shared}");
+            }
             edge => {
                 assert!(
-                    edge.starts_with("ingress-"),
+                    edge.starts_with("ingress-") || edge.starts_with("share-"),
                     "{name}: unexpected network {edge}"
                 );
                 assert!(internal && icc == Some("false"), "{name}: {edge}");

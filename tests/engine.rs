@@ -90,45 +90,49 @@ fn flows_match_the_plan_on_a_real_engine() {
                 &artifacts[&format!("hosts/{}/firewall/rules.v6", host.name.value)],
             );
 
-            // Stacks are independent Compose projects: bring them up at once.
-            std::thread::scope(|scope| {
-                for stack_id in &plan.host(host_id).stacks {
-                    let stack = &model.stacks[stack_id.0];
-                    let mut override_yaml = String::from("services:\n");
-                    for (i, service) in stack.services.iter().enumerate() {
-                        let ports = service_ports(
-                            plan,
-                            ServiceId {
-                                stack: *stack_id,
-                                index: i,
-                            },
-                        );
-                        override_yaml.push_str(&listening_service(&service.name.value, &ports));
+            // Stacks are independent Compose projects, brought up at once, except
+            // that, as in the deploy, a stack waits for the stacks whose volume or
+            // service it uses (their volumes and networks must exist).
+            for wave in deploy_waves(model, plan, host_id) {
+                std::thread::scope(|scope| {
+                    for stack_id in &wave {
+                        let stack = &model.stacks[stack_id.0];
+                        let mut override_yaml = String::from("services:\n");
+                        for (i, service) in stack.services.iter().enumerate() {
+                            let ports = service_ports(
+                                plan,
+                                ServiceId {
+                                    stack: *stack_id,
+                                    index: i,
+                                },
+                            );
+                            override_yaml.push_str(&listening_service(&service.name.value, &ports));
+                        }
+                        let (engine, out) = (&engine, &out);
+                        let host_dir = &host_dir;
+                        scope.spawn(move || {
+                            let dir = out.join("stacks").join(&stack.name.value);
+                            // As the deploy: a stack of jobs only is not brought up.
+                            if stack.services.iter().any(|s| s.schedule.is_none()) {
+                                engine.compose_up(&dir, Some(&stack.name.value), &override_yaml);
+                            }
+                            // Jobs are left alone by `up` and run by their timer's unit.
+                            let running = engine.containers();
+                            for job in stack.services.iter().filter(|s| s.schedule.is_some()) {
+                                let key = (stack.name.value.clone(), job.name.value.clone());
+                                assert!(!running.contains_key(&key), "`up` started job {key:?}");
+                                let unit =
+                                    std::fs::read_to_string(host_dir.join("jobs").join(format!(
+                                        "{}.service",
+                                        infrac_core::plan::Layout::job_unit(stack, &job.name.value)
+                                    )))
+                                    .unwrap();
+                                engine.run_job(&dir, &unit, &override_yaml);
+                            }
+                        });
                     }
-                    let (engine, out) = (&engine, &out);
-                    let host_dir = &host_dir;
-                    scope.spawn(move || {
-                        let dir = out.join("stacks").join(&stack.name.value);
-                        // As the deploy: a stack of jobs only is not brought up.
-                        if stack.services.iter().any(|s| s.schedule.is_none()) {
-                            engine.compose_up(&dir, Some(&stack.name.value), &override_yaml);
-                        }
-                        // Jobs are left alone by `up` and run by their timer's unit.
-                        let running = engine.containers();
-                        for job in stack.services.iter().filter(|s| s.schedule.is_some()) {
-                            let key = (stack.name.value.clone(), job.name.value.clone());
-                            assert!(!running.contains_key(&key), "`up` started job {key:?}");
-                            let unit =
-                                std::fs::read_to_string(host_dir.join("jobs").join(format!(
-                                    "{}.service",
-                                    infrac_core::plan::Layout::job_unit(stack, &job.name.value)
-                                )))
-                                .unwrap();
-                            engine.run_job(&dir, &unit, &override_yaml);
-                        }
-                    });
-                }
-            });
+                });
+            }
             if host.proxy.is_some() {
                 let mut override_yaml = String::from("services:\n");
                 override_yaml.push_str(&listening_service(
@@ -209,6 +213,34 @@ fn flows_match_the_plan_on_a_real_engine() {
         negative_control_done,
         "no example let the comparison be shown able to fail"
     );
+}
+
+/// The host's stacks in waves: each after the waves holding the stacks whose
+/// volumes it mounts or whose services it reaches, in the plan's deploy order.
+fn deploy_waves(model: &Model, plan: &Plan, host: HostId) -> Vec<Vec<StackId>> {
+    let mut wave_of: std::collections::BTreeMap<StackId, usize> = Default::default();
+    let mut waves: Vec<Vec<StackId>> = Vec::new();
+    for &stack in &plan.host(host).deploy_order {
+        let services = &model.stacks[stack.0].services;
+        let owners = services
+            .iter()
+            .flat_map(|s| s.volumes.iter().filter_map(|v| v.from.as_ref()?.target))
+            .chain(
+                services
+                    .iter()
+                    .flat_map(|s| s.reaches.iter().filter_map(|r| r.from.target)),
+            );
+        let wave = owners
+            .filter_map(|owner| wave_of.get(&owner).map(|w| w + 1))
+            .max()
+            .unwrap_or(0);
+        wave_of.insert(stack, wave);
+        if waves.len() <= wave {
+            waves.resize(wave + 1, Vec::new());
+        }
+        waves[wave].push(stack);
+    }
+    waves
 }
 
 /// Where a service's stub listens: the ports the proxy reaches it on (routes,

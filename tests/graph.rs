@@ -195,7 +195,7 @@ fn graph_files_equal_the_plan_and_pass_their_parsers() {
 }
 
 /// What the tier model promises, checked on every plan: no flow between
-/// stacks, none from a service to a proxy, no datastore on the internet, and
+/// stacks but to a service both declare shared, none from a service to a proxy, no datastore on the internet, and
 /// every route of an `ingress` service a flow from its host's proxy.
 fn the_plan_keeps_the_tier_model() {
     for (name, _) in support::validated_projects() {
@@ -204,6 +204,22 @@ fn the_plan_keeps_the_tier_model() {
         let (model, plan) = (&compilation.model, &compilation.plan);
         for flow in &plan.reachability.flows {
             match (flow.from, flow.to) {
+                (Endpoint::Service(a), Endpoint::Service(b)) if flow.kind == FlowKind::Shared => {
+                    let reach = model
+                        .service(a)
+                        .reaches
+                        .iter()
+                        .find(|r| r.target == Some(b));
+                    let shared = model.stacks[b.stack.0].service_shares.iter().any(|s| {
+                        s.service.value == model.service(b).name.value
+                            && s.with.target == Some(a.stack)
+                            && flow.ports == Ports::Tcp(vec![s.port])
+                    });
+                    assert!(
+                        a.stack != b.stack && reach.is_some() && shared,
+                        "{name}: a shared flow that both stacks do not declare"
+                    );
+                }
                 (Endpoint::Service(a), Endpoint::Service(b)) => {
                     assert_eq!(a.stack, b.stack, "{name}: a flow crosses stacks");
                     assert_eq!(flow.kind, FlowKind::Internal);

@@ -89,6 +89,7 @@ codes! {
     E115 Error "dependency-on-job" "a service depends on a scheduled job";
     E116 Error "volume-sharing" "a volume is shared between stacks without both declaring it";
     E117 Error "forward-auth-unreachable" "the proxy cannot reach a forward-auth service";
+    E118 Error "service-sharing" "a service is reached across stacks without both declaring it";
     E201 Error "overlapping-cidrs" "networks that must be disjoint overlap";
     E202 Error "cidr-family-mismatch" "a rule's networks are of a family the host does not have";
     E203 Error "ssh-lockout" "the firewall would drop every SSH connection";

@@ -396,6 +396,8 @@ pub struct Stack {
     pub cluster: Option<Reference<ClusterId>>,
     /// Volumes this stack lets other stacks mount.
     pub shares: Vec<VolumeShare>,
+    /// Services this stack lets services of other stacks reach.
+    pub service_shares: Vec<ServiceShare>,
     pub services: Vec<Service>,
 }
 
@@ -418,6 +420,8 @@ pub struct Service {
     pub replicas: Option<Spanned<u64>>,
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<Reference<ServiceId>>,
+    /// Services of other stacks it reaches (`reach`).
+    pub reaches: Vec<Reach>,
     /// Set for a `job`: when it runs. A job is a service that is not kept running.
     pub schedule: Option<Schedule>,
     /// The backup target the service ships to, when it is a backup agent.
@@ -555,6 +559,23 @@ pub struct Resources {
 pub struct VolumeShare {
     pub volume: Spanned<String>,
     pub with: Reference<StackId>,
+}
+
+/// `share-service`: a service of this stack that another stack may reach on one port.
+#[derive(Clone, Debug)]
+pub struct ServiceShare {
+    pub service: Spanned<String>,
+    pub with: Reference<StackId>,
+    pub port: u16,
+}
+
+/// `reach`: a service of another stack this service opens connections to.
+#[derive(Clone, Debug)]
+pub struct Reach {
+    pub service: Spanned<String>,
+    pub from: Reference<StackId>,
+    /// Bound by `resolve` once `from` is.
+    pub target: Option<ServiceId>,
 }
 
 #[derive(Clone, Debug)]

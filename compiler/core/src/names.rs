@@ -171,6 +171,9 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
         for share in &stack.shares {
             all.push(global_use(Kind::Stack, &share.with));
         }
+        for share in &stack.service_shares {
+            all.push(global_use(Kind::Stack, &share.with));
+        }
         if let Some(host) = &stack.host {
             all.push(global_use(Kind::Host, host));
         }
@@ -196,6 +199,19 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
     }
     for (stack_index, stack) in model.stacks.iter().enumerate() {
         for service in &stack.services {
+            for reach in &service.reaches {
+                all.push(global_use(Kind::Stack, &reach.from));
+                all.push(Use {
+                    kind: Kind::Service,
+                    stack: reach.from.target.map(|s| s.0),
+                    name: &reach.service,
+                    target: reach.target.map(|t| Key {
+                        kind: Kind::Service,
+                        stack: Some(t.stack.0),
+                        index: t.index,
+                    }),
+                });
+            }
             for dependency in &service.depends_on {
                 all.push(Use {
                     kind: Kind::Service,

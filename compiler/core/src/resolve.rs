@@ -90,6 +90,16 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
             share.with.target =
                 lookup("stack", &share.with.name, &stacks, diagnostics).map(StackId);
         }
+        for share in &mut stack.service_shares {
+            share.with.target =
+                lookup("stack", &share.with.name, &stacks, diagnostics).map(StackId);
+            lookup(
+                "service",
+                &share.service,
+                &services[stack_index],
+                diagnostics,
+            );
+        }
         for volume in stack.services.iter_mut().flat_map(|s| s.volumes.iter_mut()) {
             if let Some(from) = &mut volume.from {
                 from.target = lookup("stack", &from.name, &stacks, diagnostics).map(StackId);
@@ -120,6 +130,14 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
             if let Some(target) = &mut service.backup_to {
                 target.target = lookup("backup-target", &target.name, &backup_targets, diagnostics)
                     .map(BackupTargetId);
+            }
+            for reach in &mut service.reaches {
+                reach.from.target =
+                    lookup("stack", &reach.from.name, &stacks, diagnostics).map(StackId);
+                reach.target = reach.from.target.and_then(|stack| {
+                    lookup("service", &reach.service, &services[stack.0], diagnostics)
+                        .map(|index| ServiceId { stack, index })
+                });
             }
             for dependency in &mut service.depends_on {
                 dependency.target =

@@ -20,6 +20,7 @@ mod ports;
 mod projects;
 mod routes;
 mod rule_sources;
+mod shared_services;
 mod volumes;
 
 use crate::diagnostic::Diagnostics;
@@ -46,5 +47,6 @@ pub fn analyse(model: &Model, diagnostics: &mut Diagnostics) -> Plan {
     backups::check_backup_agents(model, diagnostics);
     jobs::check_jobs(model, diagnostics);
     volumes::check_volume_sharing(model, &plan, diagnostics);
+    shared_services::check_service_sharing(model, &plan, diagnostics);
     plan
 }

@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::plan::{
     ClusterPlan, DataPath, EDGE_BRIDGE_PREFIX, EdgeNetwork, Endpoint, Flow, FlowKind, HostPlan,
-    Plan, PodSecurity, Ports, Reachability, Router, ServicePlan, StackPlan, images,
+    Plan, PodSecurity, Ports, Reachability, Router, ServicePlan, SharedService, StackPlan, images,
 };
 
 /// The proxy's HTTPS entry point, which every router listens on.
@@ -63,6 +63,7 @@ pub fn build_plan(model: &Model) -> Plan {
             plan.stacks[index].pod_security = Some(level);
         }
     }
+    plan.shared_services = shared_services(model, &plan);
     plan.reachability = reachability(model, &plan);
     plan.data_paths = data_paths(model);
     for flow in &plan.reachability.flows {
@@ -119,23 +120,82 @@ fn data_paths(model: &Model) -> Vec<DataPath> {
     paths
 }
 
+/// The services shared between stacks, as both sides declare them on one host;
+/// what does not match is E118 and gets nothing.
+fn shared_services(model: &Model, plan: &Plan) -> Vec<SharedService> {
+    let mut shared = Vec::new();
+    for (stack_index, stack) in model.stacks.iter().enumerate() {
+        let owner_stack = StackId(stack_index);
+        for share in &stack.service_shares {
+            let (Some(with), Some(index)) = (
+                share.with.target,
+                stack
+                    .services
+                    .iter()
+                    .position(|s| s.name.value == share.service.value),
+            ) else {
+                continue;
+            };
+            let host = plan.stacks[owner_stack.0].host;
+            if with == owner_stack || host.is_none() || plan.stacks[with.0].host != host {
+                continue;
+            }
+            let owner = ServiceId {
+                stack: owner_stack,
+                index,
+            };
+            let consumers: Vec<ServiceId> = model
+                .services()
+                .filter(|(id, _, service)| {
+                    id.stack == with && service.reaches.iter().any(|r| r.target == Some(owner))
+                })
+                .map(|(id, _, _)| id)
+                .collect();
+            if consumers.is_empty() {
+                continue;
+            }
+            let with_name = &model.stacks[with.0].name.value;
+            let mut network = edge_network(model, owner, vec![share.port]);
+            network.key = format!("share-{}-{with_name}", share.service.value);
+            // Not the edge alias `<stack>-<service>`: one name, one network.
+            network.alias = format!("{}.{}", share.service.value, stack.name.value);
+            network.name = format!("{}_{}", stack.name.value, network.key);
+            network.bridge = bridge_name(&format!(
+                "share/{}/{}/{with_name}",
+                stack.name.value, share.service.value
+            ));
+            shared.push(SharedService {
+                owner,
+                consumers,
+                network,
+            });
+        }
+    }
+    shared
+}
+
 /// The edge network of a routed service. Its bridge is named from a hash of
 /// stack and service: Linux allows 15 characters, and the name must be known
 /// before Docker creates the network so the firewall can match it.
 fn edge_network(model: &Model, id: ServiceId, ports: Vec<u16>) -> EdgeNetwork {
-    use sha2::{Digest, Sha256};
     let stack = &model.stacks[id.stack.0].name.value;
     let service = &model.service(id).name.value;
-    let digest = Sha256::digest(format!("{stack}/{service}").as_bytes());
-    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     let key = format!("ingress-{service}");
     EdgeNetwork {
         name: format!("{stack}_{key}"),
         key,
-        bridge: format!("{EDGE_BRIDGE_PREFIX}{hex}"),
+        bridge: bridge_name(&format!("{stack}/{service}")),
         alias: format!("{stack}-{service}"),
         ports,
     }
+}
+
+/// A bridge name of the edge prefix, from a hash of what the network joins.
+fn bridge_name(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("{EDGE_BRIDGE_PREFIX}{hex}")
 }
 
 fn classify(service: &Service) -> ServicePlan {
@@ -213,15 +273,22 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
 }
 
 /// Stacks in source order, except that a stack comes after every stack whose
-/// volume it mounts (an external volume must exist first). A cycle of sharing
-/// falls back to source order for the stacks in it.
+/// volume it mounts or whose service it reaches (an external volume or network
+/// must exist first). A cycle of sharing falls back to source order for the
+/// stacks in it.
 fn deploy_order(model: &Model, stacks: &[StackId]) -> Vec<StackId> {
     let owners_of = |stack: StackId| -> BTreeSet<StackId> {
-        model.stacks[stack.0]
-            .services
+        let services = &model.stacks[stack.0].services;
+        services
             .iter()
             .flat_map(|s| &s.volumes)
             .filter_map(|v| v.from.as_ref()?.target)
+            .chain(
+                services
+                    .iter()
+                    .flat_map(|s| &s.reaches)
+                    .filter_map(|r| r.from.target),
+            )
             .filter(|owner| *owner != stack && stacks.contains(owner))
             .collect()
     };
@@ -487,6 +554,16 @@ fn reachability(model: &Model, plan: &Plan) -> Reachability {
                 } else {
                     FlowKind::ForwardAuth
                 },
+            });
+        }
+    }
+    for shared in &plan.shared_services {
+        for consumer in &shared.consumers {
+            flows.push(Flow {
+                from: Endpoint::Service(*consumer),
+                to: Endpoint::Service(shared.owner),
+                ports: Ports::Tcp(shared.network.ports.clone()),
+                kind: FlowKind::Shared,
             });
         }
     }

@@ -237,9 +237,15 @@ pub fn rule_set(
         .edges
         .iter()
         .filter_map(|id| plan.service(*id).edge.as_ref())
+        .chain(
+            plan.shared_services
+                .iter()
+                .filter(|shared| facts.stacks.contains(&shared.owner.stack))
+                .map(|shared| &shared.network),
+        )
         .collect();
     if !edges.is_empty() {
-        rules.comment("Edge networks: the proxy opens connections to a routed service on its route ports, nothing else crosses them.");
+        rules.comment("Edge networks: the proxy opens connections to a routed service on its route ports, another stack to a shared service on its port; nothing else crosses them.");
         // iptables matches every interface with this prefix when it ends in `+`.
         let every_edge = format!("{EDGE_BRIDGE_PREFIX}+");
         rules.docker(&format!(

@@ -34,9 +34,10 @@ pub fn emit_stack(
             stack: stack_id,
             index,
         };
+        let shared = shared_attachments(plan, id);
         file.services.insert(
             service.name.value.clone(),
-            compose_service(model, plan.service(id), service, &mut variables),
+            compose_service(model, plan.service(id), service, &shared, &mut variables),
         );
         for config in &service.files {
             if let Some(content) = &config.content {
@@ -71,6 +72,22 @@ pub fn emit_stack(
             file.networks.insert(edge.key.clone(), edge_network(edge));
         }
     }
+    for shared in &plan.shared_services {
+        let network = &shared.network;
+        if shared.owner.stack == stack_id {
+            file.networks
+                .insert(network.key.clone(), edge_network(network));
+        } else if shared.consumers.iter().any(|c| c.stack == stack_id) {
+            file.networks.insert(
+                network.key.clone(),
+                ComposeNetwork {
+                    name: Some(network.name.clone()),
+                    external: true,
+                    ..ComposeNetwork::default()
+                },
+            );
+        }
+    }
     for tier in &plan.stack(stack_id).tiers {
         if let Some(network) = tier_network(*tier) {
             file.networks.insert(tier.as_str().to_string(), network);
@@ -86,8 +103,27 @@ pub fn emit_stack(
     );
 }
 
-/// A routed service's edge network: shared with the proxy only, no route out,
-/// no traffic between its members but what the host's firewall admits.
+/// The networks of shared services the service joins: as the owner (with the
+/// alias the other stack reaches it by) or as one that reaches it.
+fn shared_attachments(plan: &Plan, id: ServiceId) -> Vec<(String, Option<String>)> {
+    plan.shared_services
+        .iter()
+        .filter_map(|shared| {
+            let network = &shared.network;
+            if shared.owner == id {
+                Some((network.key.clone(), Some(network.alias.clone())))
+            } else if shared.consumers.contains(&id) {
+                Some((network.key.clone(), None))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// An edge network: a routed service's, shared with the proxy only, or a shared
+/// service's; no route out, no traffic between its members but what the host's
+/// firewall admits.
 fn edge_network(edge: &EdgeNetwork) -> ComposeNetwork {
     ComposeNetwork {
         name: Some(edge.name.clone()),
@@ -157,6 +193,7 @@ fn compose_service(
     model: &Model,
     facts: &ServicePlan,
     service: &Service,
+    shared: &[(String, Option<String>)],
     variables: &mut BTreeMap<String, String>,
 ) -> ComposeService {
     let mut compose = ComposeService {
@@ -175,7 +212,7 @@ fn compose_service(
             .as_ref()
             .map(|_| vec![JOB_PROFILE.to_string()])
             .unwrap_or_default(),
-        networks: service_networks(facts, service),
+        networks: service_networks(facts, service, shared),
         ..ComposeService::default()
     };
     for env in &service.env {
@@ -289,25 +326,38 @@ fn compose_service(
 }
 
 /// The service's networks: its edge network (with the alias the proxy uses),
-/// then `internal` and `egress` when it is on them.
-fn service_networks(facts: &ServicePlan, service: &Service) -> ServiceNetworks {
-    let tiers = [Tier::Internal, Tier::Egress]
-        .into_iter()
-        .filter(|t| service.on(*t))
-        .map(|t| t.as_str().to_string());
-    match &facts.edge {
-        None => ServiceNetworks::List(tiers.collect()),
-        Some(edge) => ServiceNetworks::Map(
-            std::iter::once((
-                edge.key.clone(),
-                NetworkAttachment {
-                    aliases: vec![edge.alias.clone()],
-                },
-            ))
-            .chain(tiers.map(|t| (t, NetworkAttachment::default())))
-            .collect(),
-        ),
+/// the networks of services shared with other stacks (the owner with the alias
+/// the other stack uses), and its tiers.
+fn service_networks(
+    facts: &ServicePlan,
+    service: &Service,
+    shared: &[(String, Option<String>)],
+) -> ServiceNetworks {
+    let attachments: Vec<(String, Vec<String>)> = facts
+        .edge
+        .iter()
+        .map(|edge| (edge.key.clone(), vec![edge.alias.clone()]))
+        .chain(
+            shared
+                .iter()
+                .map(|(key, alias)| (key.clone(), alias.iter().cloned().collect())),
+        )
+        .chain(
+            [Tier::Internal, Tier::Egress]
+                .into_iter()
+                .filter(|t| service.on(*t))
+                .map(|t| (t.as_str().to_string(), Vec::new())),
+        )
+        .collect();
+    if attachments.iter().all(|(_, aliases)| aliases.is_empty()) {
+        return ServiceNetworks::List(attachments.into_iter().map(|(key, _)| key).collect());
     }
+    ServiceNetworks::Map(
+        attachments
+            .into_iter()
+            .map(|(key, aliases)| (key, NetworkAttachment { aliases }))
+            .collect(),
+    )
 }
 
 fn compose_duration(duration: &Duration) -> String {

@@ -599,6 +599,17 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
                 })
             })
             .collect(),
+        service_shares: node
+            .children(stack::SHARE_SERVICE)
+            .filter_map(|share| {
+                use stack::share_service::{PORT, SERVICE, WITH};
+                Some(ServiceShare {
+                    service: share.string_arg(SERVICE)?,
+                    with: Reference::new(share.string_prop(WITH)?),
+                    port: share.prop(PORT)?.value.as_port()?,
+                })
+            })
+            .collect(),
         services: node
             .children(stack::SERVICE)
             .chain(node.children(stack::JOB))
@@ -675,6 +686,16 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
             .children(svc::DEPENDS_ON)
             .flat_map(|d| d.rest_strings(svc::depends_on::SERVICE))
             .map(Reference::new)
+            .collect(),
+        reaches: node
+            .children(svc::REACH)
+            .filter_map(|r| {
+                Some(Reach {
+                    service: r.string_arg(svc::reach::SERVICE)?,
+                    from: Reference::new(r.string_prop(svc::reach::FROM)?),
+                    target: None,
+                })
+            })
             .collect(),
         backup_to: node
             .child(svc::BACKUP_TO)

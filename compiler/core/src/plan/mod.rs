@@ -29,6 +29,19 @@ pub struct Plan {
     pub reachability: Reachability,
     /// Where data goes besides the flows: backups and shared volumes.
     pub data_paths: Vec<DataPath>,
+    /// Services that services of another stack of their host reach.
+    pub shared_services: Vec<SharedService>,
+}
+
+/// A service shared with another stack of its host (`share-service`, and
+/// `reach` on the other side): a network of the pair, joined by the service
+/// and the services that reach it, crossed only on the shared port.
+#[derive(Clone, Debug)]
+pub struct SharedService {
+    pub owner: ServiceId,
+    pub consumers: Vec<ServiceId>,
+    /// Key `share-<service>-<stack>`, alias `<service>.<owner stack>`, the one port.
+    pub network: EdgeNetwork,
 }
 
 /// A path data takes that is not a network flow of its own: `infrac graph`
@@ -250,6 +263,8 @@ pub enum FlowKind {
     Internal,
     /// The proxy reaches a routed service on its route ports (`ingress`).
     Route,
+    /// A service of another stack reaches a shared service on its port.
+    Shared,
     /// The proxy asks a service that is not routed whether to admit a request
     /// (a `forward-auth` middleware), on its port (`ingress`).
     ForwardAuth,
@@ -269,6 +284,7 @@ impl FlowKind {
             FlowKind::Internal => "internal",
             FlowKind::Route => "route",
             FlowKind::ForwardAuth => "forward-auth",
+            FlowKind::Shared => "shared",
             FlowKind::Egress => "egress",
             FlowKind::Entry => "entry",
             FlowKind::Tunnel => "tunnel",

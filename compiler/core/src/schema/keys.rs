@@ -322,6 +322,7 @@ pub mod component {
 pub mod stack {
     use super::*;
     pub const SHARE: Node = Node("share");
+    pub const SHARE_SERVICE: Node = Node("share-service");
     pub const USE: Node = Node("use");
     pub const SERVICE: Node = Node("service");
     pub const JOB: Node = Node("job");
@@ -333,6 +334,13 @@ pub mod stack {
         use super::*;
         pub const WITH: Prop = Prop("with");
         pub const VOLUME: Arg = Arg { index: 0, name: "volume" };
+    }
+
+    pub mod share_service {
+        use super::*;
+        pub const WITH: Prop = Prop("with");
+        pub const PORT: Prop = Prop("port");
+        pub const SERVICE: Arg = Arg { index: 0, name: "service" };
     }
 
     pub mod r#use {
@@ -349,6 +357,7 @@ pub mod stack {
         pub const PORTS: Node = Node("ports");
         pub const ENV: Node = Node("env");
         pub const BACKUP_TO: Node = Node("backup-to");
+        pub const REACH: Node = Node("reach");
         pub const DEPENDS_ON: Node = Node("depends-on");
         pub const HEALTHCHECK: Node = Node("healthcheck");
         pub const PORT: Node = Node("port");
@@ -407,6 +416,12 @@ pub mod stack {
         pub mod backup_to {
             use super::*;
             pub const TARGET: Arg = Arg { index: 0, name: "target" };
+        }
+
+        pub mod reach {
+            use super::*;
+            pub const FROM: Prop = Prop("from");
+            pub const SERVICE: Arg = Arg { index: 0, name: "service" };
         }
 
         pub mod depends_on {
@@ -500,6 +515,7 @@ pub mod stack {
         pub const ROLE: Node = Node("role");
         pub const ENV: Node = Node("env");
         pub const BACKUP_TO: Node = Node("backup-to");
+        pub const REACH: Node = Node("reach");
         pub const DEPENDS_ON: Node = Node("depends-on");
         pub const HEALTHCHECK: Node = Node("healthcheck");
         pub const PORT: Node = Node("port");
@@ -539,6 +555,12 @@ pub mod stack {
         pub mod backup_to {
             use super::*;
             pub const TARGET: Arg = Arg { index: 0, name: "target" };
+        }
+
+        pub mod reach {
+            use super::*;
+            pub const FROM: Prop = Prop("from");
+            pub const SERVICE: Arg = Arg { index: 0, name: "service" };
         }
 
         pub mod depends_on {

@@ -46,6 +46,7 @@ else
 fi
 stack_up auth
 stack_up apps
+stack_up bots
 
 proxy_file="$host_dir/proxy/compose.yaml"
 if docker compose -f "$proxy_file" up -d --remove-orphans; then
@@ -103,7 +104,7 @@ for dir in "$root"/stacks/*/; do
     [ -d "$dir" ] || continue
     stack=$(basename "$dir")
     case "$stack" in
-        security | auth | apps) ;;
+        security | auth | apps | bots) ;;
         *)
             if docker compose -p "$stack" down --remove-orphans; then
                 { mkdir -p "$root/removed" \
