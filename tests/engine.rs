@@ -221,15 +221,7 @@ fn deploy_waves(model: &Model, plan: &Plan, host: HostId) -> Vec<Vec<StackId>> {
     let mut wave_of: std::collections::BTreeMap<StackId, usize> = Default::default();
     let mut waves: Vec<Vec<StackId>> = Vec::new();
     for &stack in &plan.host(host).deploy_order {
-        let services = &model.stacks[stack.0].services;
-        let owners = services
-            .iter()
-            .flat_map(|s| s.volumes.iter().filter_map(|v| v.from.as_ref()?.target))
-            .chain(
-                services
-                    .iter()
-                    .flat_map(|s| s.reaches.iter().filter_map(|r| r.from.target)),
-            );
+        let owners = model.stacks_used_by(stack);
         let wave = owners
             .filter_map(|owner| wave_of.get(&owner).map(|w| w + 1))
             .max()

@@ -83,6 +83,21 @@ pub struct Model {
 }
 
 impl Model {
+    /// The other stacks whose volume a stack mounts or whose service it reaches:
+    /// they must be up before it.
+    pub fn stacks_used_by(&self, stack: StackId) -> impl Iterator<Item = StackId> + '_ {
+        let services = &self.stacks[stack.0].services;
+        services
+            .iter()
+            .flat_map(|s| s.volumes.iter().filter_map(|v| v.from.as_ref()?.target))
+            .chain(
+                services
+                    .iter()
+                    .flat_map(|s| s.reaches.iter().filter_map(|r| r.stack.target)),
+            )
+            .filter(move |owner| *owner != stack)
+    }
+
     pub fn service(&self, id: ServiceId) -> &Service {
         &self.stacks[id.stack.0].services[id.index]
     }
@@ -353,10 +368,7 @@ pub enum MiddlewareKind {
 /// A service the proxy asks whether to admit each request.
 #[derive(Clone, Debug)]
 pub struct ForwardAuth {
-    pub stack: Reference<StackId>,
-    pub service: Spanned<String>,
-    /// Bound by `resolve` once `stack` is.
-    pub target: Option<ServiceId>,
+    pub service: ServiceRef,
     pub port: u16,
     pub path: String,
     pub response_headers: Vec<String>,
@@ -421,7 +433,7 @@ pub struct Service {
     pub env: Vec<EnvVar>,
     pub depends_on: Vec<Reference<ServiceId>>,
     /// Services of other stacks it reaches (`reach`).
-    pub reaches: Vec<Reach>,
+    pub reaches: Vec<ServiceRef>,
     /// Set for a `job`: when it runs. A job is a service that is not kept running.
     pub schedule: Option<Schedule>,
     /// The backup target the service ships to, when it is a backup agent.
@@ -565,16 +577,18 @@ pub struct VolumeShare {
 #[derive(Clone, Debug)]
 pub struct ServiceShare {
     pub service: Spanned<String>,
+    /// The service, bound by `resolve` in the sharing stack.
+    pub target: Option<ServiceId>,
     pub with: Reference<StackId>,
     pub port: u16,
 }
 
-/// `reach`: a service of another stack this service opens connections to.
+/// A service named with its stack (`service=` and `stack=`, `reach … from=`).
 #[derive(Clone, Debug)]
-pub struct Reach {
-    pub service: Spanned<String>,
-    pub from: Reference<StackId>,
-    /// Bound by `resolve` once `from` is.
+pub struct ServiceRef {
+    pub stack: Reference<StackId>,
+    pub name: Spanned<String>,
+    /// Bound by `resolve` once `stack` is.
     pub target: Option<ServiceId>,
 }
 

@@ -133,17 +133,7 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
         match &middleware.kind {
             Some(MiddlewareKind::BasicAuth(secret)) => all.push(global_use(Kind::Secret, secret)),
             Some(MiddlewareKind::ForwardAuth(auth)) => {
-                all.push(global_use(Kind::Stack, &auth.stack));
-                all.push(Use {
-                    kind: Kind::Service,
-                    stack: auth.stack.target.map(|s| s.0),
-                    name: &auth.service,
-                    target: auth.target.map(|t| Key {
-                        kind: Kind::Service,
-                        stack: Some(t.stack.0),
-                        index: t.index,
-                    }),
-                });
+                all.extend(service_ref_uses(&auth.service));
             }
             _ => {}
         }
@@ -200,29 +190,14 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
     for (stack_index, stack) in model.stacks.iter().enumerate() {
         for service in &stack.services {
             for reach in &service.reaches {
-                all.push(global_use(Kind::Stack, &reach.from));
-                all.push(Use {
-                    kind: Kind::Service,
-                    stack: reach.from.target.map(|s| s.0),
-                    name: &reach.service,
-                    target: reach.target.map(|t| Key {
-                        kind: Kind::Service,
-                        stack: Some(t.stack.0),
-                        index: t.index,
-                    }),
-                });
+                all.extend(service_ref_uses(reach));
             }
             for dependency in &service.depends_on {
-                all.push(Use {
-                    kind: Kind::Service,
-                    stack: Some(stack_index),
-                    name: &dependency.name,
-                    target: dependency.target.map(|t| Key {
-                        kind: Kind::Service,
-                        stack: Some(t.stack.0),
-                        index: t.index,
-                    }),
-                });
+                all.push(service_use(
+                    Some(stack_index),
+                    &dependency.name,
+                    dependency.target,
+                ));
             }
         }
     }
@@ -230,6 +205,32 @@ pub fn uses(model: &Model) -> Vec<Use<'_>> {
 }
 
 /// A use of a name declared once for the whole project (not per stack).
+/// A use of a service, written in `stack` (where the name is looked up).
+fn service_use(stack: Option<usize>, name: &Spanned<String>, target: Option<ServiceId>) -> Use<'_> {
+    Use {
+        kind: Kind::Service,
+        stack,
+        name,
+        target: target.map(|t| Key {
+            kind: Kind::Service,
+            stack: Some(t.stack.0),
+            index: t.index,
+        }),
+    }
+}
+
+/// A service named with its stack: a use of the stack and one of the service.
+fn service_ref_uses(reference: &ServiceRef) -> [Use<'_>; 2] {
+    [
+        global_use(Kind::Stack, &reference.stack),
+        service_use(
+            reference.stack.target.map(|s| s.0),
+            &reference.name,
+            reference.target,
+        ),
+    ]
+}
+
 fn global_use<Id: Copy + Into<usize>>(kind: Kind, reference: &Reference<Id>) -> Use<'_> {
     Use {
         kind,

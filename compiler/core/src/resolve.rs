@@ -40,12 +40,7 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
                 secret.target = lookup("secret", &secret.name, &secrets, diagnostics).map(SecretId);
             }
             Some(MiddlewareKind::ForwardAuth(auth)) => {
-                auth.stack.target =
-                    lookup("stack", &auth.stack.name, &stacks, diagnostics).map(StackId);
-                auth.target = auth.stack.target.and_then(|stack| {
-                    lookup("service", &auth.service, &services[stack.0], diagnostics)
-                        .map(|index| ServiceId { stack, index })
-                });
+                resolve_service_ref(&mut auth.service, &stacks, &services, diagnostics);
             }
             _ => {}
         }
@@ -93,12 +88,16 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         for share in &mut stack.service_shares {
             share.with.target =
                 lookup("stack", &share.with.name, &stacks, diagnostics).map(StackId);
-            lookup(
+            share.target = lookup(
                 "service",
                 &share.service,
                 &services[stack_index],
                 diagnostics,
-            );
+            )
+            .map(|index| ServiceId {
+                stack: StackId(stack_index),
+                index,
+            });
         }
         for volume in stack.services.iter_mut().flat_map(|s| s.volumes.iter_mut()) {
             if let Some(from) = &mut volume.from {
@@ -132,12 +131,7 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
                     .map(BackupTargetId);
             }
             for reach in &mut service.reaches {
-                reach.from.target =
-                    lookup("stack", &reach.from.name, &stacks, diagnostics).map(StackId);
-                reach.target = reach.from.target.and_then(|stack| {
-                    lookup("service", &reach.service, &services[stack.0], diagnostics)
-                        .map(|index| ServiceId { stack, index })
-                });
+                resolve_service_ref(reach, &stacks, &services, diagnostics);
             }
             for dependency in &mut service.depends_on {
                 dependency.target =
@@ -146,6 +140,21 @@ pub fn resolve(mut model: Model, diagnostics: &mut Diagnostics) -> Model {
         }
     }
     model
+}
+
+/// A service named with its stack: the stack, then the service in it.
+fn resolve_service_ref(
+    reference: &mut ServiceRef,
+    stacks: &BTreeMap<String, usize>,
+    services: &[BTreeMap<String, usize>],
+    diagnostics: &mut Diagnostics,
+) {
+    reference.stack.target =
+        lookup("stack", &reference.stack.name, stacks, diagnostics).map(StackId);
+    reference.target = reference.stack.target.and_then(|stack| {
+        lookup("service", &reference.name, &services[stack.0], diagnostics)
+            .map(|index| ServiceId { stack, index })
+    });
 }
 
 /// A dependency resolves in its own stack first. A name found only in another

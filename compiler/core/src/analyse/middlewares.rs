@@ -48,7 +48,9 @@ pub fn check_forward_auth(model: &Model, plan: &Plan, diagnostics: &mut Diagnost
             let Some(MiddlewareKind::ForwardAuth(auth)) = &model.middlewares[id.0].kind else {
                 continue;
             };
-            let Some(target) = auth.target else { continue };
+            let Some(target) = auth.service.target else {
+                continue;
+            };
             let service = model.service(target);
             let problem = if !service.on(Tier::Ingress) {
                 format!("service `{}` is not on `ingress`", service.name.value)
@@ -67,7 +69,7 @@ pub fn check_forward_auth(model: &Model, plan: &Plan, diagnostics: &mut Diagnost
                     Diagnostic::new(
                         Code::E117,
                         format!("the proxy cannot reach forward-auth service `{}`", service.name.value),
-                        auth.service.span,
+                        auth.service.name.span,
                         problem,
                     )
                     .with_help("the proxy reaches only its own host's services on `ingress`: add `ingress` to its networks, and run one instance on every host whose routes use the middleware"),

@@ -127,23 +127,13 @@ fn shared_services(model: &Model, plan: &Plan) -> Vec<SharedService> {
     for (stack_index, stack) in model.stacks.iter().enumerate() {
         let owner_stack = StackId(stack_index);
         for share in &stack.service_shares {
-            let (Some(with), Some(index)) = (
-                share.with.target,
-                stack
-                    .services
-                    .iter()
-                    .position(|s| s.name.value == share.service.value),
-            ) else {
+            let (Some(with), Some(owner)) = (share.with.target, share.target) else {
                 continue;
             };
             let host = plan.stacks[owner_stack.0].host;
             if with == owner_stack || host.is_none() || plan.stacks[with.0].host != host {
                 continue;
             }
-            let owner = ServiceId {
-                stack: owner_stack,
-                index,
-            };
             let consumers: Vec<ServiceId> = model
                 .services()
                 .filter(|(id, _, service)| {
@@ -154,20 +144,20 @@ fn shared_services(model: &Model, plan: &Plan) -> Vec<SharedService> {
             if consumers.is_empty() {
                 continue;
             }
+            let (stack_name, service) = (&stack.name.value, &share.service.value);
             let with_name = &model.stacks[with.0].name.value;
-            let mut network = edge_network(model, owner, vec![share.port]);
-            network.key = format!("share-{}-{with_name}", share.service.value);
-            // Not the edge alias `<stack>-<service>`: one name, one network.
-            network.alias = format!("{}.{}", share.service.value, stack.name.value);
-            network.name = format!("{}_{}", stack.name.value, network.key);
-            network.bridge = bridge_name(&format!(
-                "share/{}/{}/{with_name}",
-                stack.name.value, share.service.value
-            ));
+            let key = format!("share-{service}-{with_name}");
             shared.push(SharedService {
                 owner,
                 consumers,
-                network,
+                network: EdgeNetwork {
+                    name: format!("{stack_name}_{key}"),
+                    key,
+                    bridge: bridge_name(&format!("share/{stack_name}/{service}/{with_name}")),
+                    // Not the edge alias `<stack>-<service>`: one name, one network.
+                    alias: format!("{service}.{stack_name}"),
+                    ports: vec![share.port],
+                },
             });
         }
     }
@@ -278,18 +268,9 @@ fn plan_host(model: &Model, plan: &Plan, host_id: HostId, host: &Host) -> HostPl
 /// stacks in it.
 fn deploy_order(model: &Model, stacks: &[StackId]) -> Vec<StackId> {
     let owners_of = |stack: StackId| -> BTreeSet<StackId> {
-        let services = &model.stacks[stack.0].services;
-        services
-            .iter()
-            .flat_map(|s| &s.volumes)
-            .filter_map(|v| v.from.as_ref()?.target)
-            .chain(
-                services
-                    .iter()
-                    .flat_map(|s| &s.reaches)
-                    .filter_map(|r| r.from.target),
-            )
-            .filter(|owner| *owner != stack && stacks.contains(owner))
+        model
+            .stacks_used_by(stack)
+            .filter(|owner| stacks.contains(owner))
             .collect()
     };
     let mut order: Vec<StackId> = Vec::new();
@@ -532,7 +513,7 @@ fn reachability(model: &Model, plan: &Plan) -> Reachability {
         for middleware in &plan.hosts[index].middlewares {
             if let Some(crate::model::MiddlewareKind::ForwardAuth(auth)) =
                 &model.middlewares[middleware.0].kind
-                && let Some(target) = auth.target
+                && let Some(target) = auth.service.target
                 && model.service(target).on(Tier::Ingress)
                 && plan.stacks[target.stack.0].host == Some(HostId(index))
             {

@@ -107,6 +107,6 @@ pub fn check_routes(model: &Model, plan: &Plan, diagnostics: &mut Diagnostics) {
 /// over `ingress` without a route.
 fn asks_forward_auth(model: &Model, id: crate::model::ServiceId) -> bool {
     model.middlewares.iter().any(|m| {
-        matches!(&m.kind, Some(crate::model::MiddlewareKind::ForwardAuth(auth)) if auth.target == Some(id))
+        matches!(&m.kind, Some(crate::model::MiddlewareKind::ForwardAuth(auth)) if auth.service.target == Some(id))
     })
 }

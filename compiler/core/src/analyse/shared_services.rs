@@ -16,9 +16,10 @@ pub fn check_service_sharing(model: &Model, plan: &Plan, diagnostics: &mut Diagn
             let Some(target) = reach.target else { continue };
             let owner = &model.stacks[target.stack.0];
             let consumer = &model.stacks[id.stack.0].name.value;
-            let shares = owner.service_shares.iter().any(|share| {
-                share.service.value == reach.service.value && share.with.target == Some(id.stack)
-            });
+            let shares = owner
+                .service_shares
+                .iter()
+                .any(|share| share.target == Some(target) && share.with.target == Some(id.stack));
             let problem = if target.stack == id.stack {
                 Some((
                     "in the service's own stack".to_string(),
@@ -33,7 +34,7 @@ pub fn check_service_sharing(model: &Model, plan: &Plan, diagnostics: &mut Diagn
                     ),
                     format!(
                         "add `share-service \"{}\" with=\"{consumer}\" port=<port>` to stack `{}`",
-                        reach.service.value, owner.name.value
+                        reach.name.value, owner.name.value
                     ),
                 ))
             } else if !on_one_host(target.stack, id.stack) {
@@ -50,9 +51,9 @@ pub fn check_service_sharing(model: &Model, plan: &Plan, diagnostics: &mut Diagn
                         Code::E118,
                         format!(
                             "service `{}` cannot reach `{}` of stack `{}`",
-                            service.name.value, reach.service.value, owner.name.value
+                            service.name.value, reach.name.value, owner.name.value
                         ),
-                        reach.service.span,
+                        reach.name.span,
                         label,
                     )
                     .with_help(help),
@@ -60,19 +61,15 @@ pub fn check_service_sharing(model: &Model, plan: &Plan, diagnostics: &mut Diagn
             }
         }
     }
-    for (index, stack) in model.stacks.iter().enumerate() {
+    for stack in &model.stacks {
         for share in &stack.service_shares {
-            let Some(with) = share.with.target else {
+            let (Some(with), Some(shared)) = (share.with.target, share.target) else {
                 continue;
             };
-            let reached = model.stacks[with.0].services.iter().any(|s| {
-                s.reaches.iter().any(|r| {
-                    r.target.is_some_and(|t| {
-                        t.stack == StackId(index)
-                            && model.service(t).name.value == share.service.value
-                    })
-                })
-            });
+            let reached = model.stacks[with.0]
+                .services
+                .iter()
+                .any(|s| s.reaches.iter().any(|r| r.target == Some(shared)));
             if !reached {
                 let with_name = &model.stacks[with.0].name.value;
                 diagnostics.push(

@@ -576,7 +576,7 @@ fn middleware_config(
             })
         }
         MiddlewareKind::ForwardAuth(auth) => {
-            let edge = plan.service(auth.target?).edge.as_ref()?;
+            let edge = plan.service(auth.service.target?).edge.as_ref()?;
             MiddlewareConfig::ForwardAuth(ForwardAuthConfig {
                 address: format!("http://{}:{}{}", edge.alias, auth.port, auth.path),
                 // The entry points already dropped X-Forwarded-* from untrusted

@@ -467,9 +467,11 @@ fn lower_middleware_kind(node: &Checked) -> Option<MiddlewareKind> {
         MiddlewareKind::BasicAuth(Reference::new(node.string_prop(basic_auth::USERS_SECRET)?))
     } else if node.is(middleware::FORWARD_AUTH) {
         MiddlewareKind::ForwardAuth(ForwardAuth {
-            stack: Reference::new(node.string_prop(forward_auth::STACK)?),
-            service: node.string_prop(forward_auth::SERVICE)?,
-            target: None,
+            service: ServiceRef {
+                stack: Reference::new(node.string_prop(forward_auth::STACK)?),
+                name: node.string_prop(forward_auth::SERVICE)?,
+                target: None,
+            },
             port: node.prop(forward_auth::PORT)?.value.as_port()?,
             path: text(forward_auth::PATH)?,
             response_headers: node
@@ -605,6 +607,7 @@ fn lower_stack(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Stack> {
                 use stack::share_service::{PORT, SERVICE, WITH};
                 Some(ServiceShare {
                     service: share.string_arg(SERVICE)?,
+                    target: None,
                     with: Reference::new(share.string_prop(WITH)?),
                     port: share.prop(PORT)?.value.as_port()?,
                 })
@@ -690,9 +693,9 @@ fn lower_service(node: &Checked, diagnostics: &mut Diagnostics) -> Option<Servic
         reaches: node
             .children(svc::REACH)
             .filter_map(|r| {
-                Some(Reach {
-                    service: r.string_arg(svc::reach::SERVICE)?,
-                    from: Reference::new(r.string_prop(svc::reach::FROM)?),
+                Some(ServiceRef {
+                    stack: Reference::new(r.string_prop(svc::reach::FROM)?),
+                    name: r.string_arg(svc::reach::SERVICE)?,
                     target: None,
                 })
             })
